@@ -1,0 +1,531 @@
+/* udgram - the client object handed to the request handler
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "udg-server-private.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+/**
+ * SECTION:udg-client
+ * @title: UdgClient
+ * @short_description: one peer of a server, as its handler sees it
+ *
+ * A #UdgClient stands for one sender address of a #UdgServer
+ * (EasyNetwork's `AsyncDatagramClient`).  The server hands the same object
+ * for the same address as long as anything holds a reference to it, and
+ * runs at most one handler invocation per client at a time: datagrams that
+ * arrive meanwhile wait in the client's mailbox, in arrival order.
+ *
+ * Inside `handle`, udg_client_recv() is Python's `yield`: the first call
+ * returns the datagram that started the invocation; later calls wait for the
+ * next one.  udg_client_send_packet() replies.
+ */
+
+UdgClient *
+udg_client_new (UdgServer *server, const UdgAddress *peer)
+{
+  UdgClient *client = g_new0 (UdgClient, 1);
+  pthread_condattr_t attr;
+
+  client->ref_count = 1;
+  client->server = udg_server_ref (server);
+  client->peer = udg_address_dup (peer);
+  pthread_mutex_init (&client->lock, NULL);
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  pthread_cond_init (&client->cond, &attr);
+  pthread_condattr_destroy (&attr);
+  g_queue_init (&client->mailbox);
+  client->state = CLIENT_IDLE;
+  return client;
+}
+
+/* A reference from the weak table: fails once the last one is gone. */
+gboolean
+udg_client_try_ref (UdgClient *client)
+{
+  gint old = g_atomic_int_get (&client->ref_count);
+
+  while (old > 0)
+    {
+      if (g_atomic_int_compare_and_exchange_full (&client->ref_count, old, old + 1, &old))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/**
+ * udg_client_ref:
+ * @client: a #UdgClient
+ *
+ * Takes a reference.  While one is held, datagrams from the same address
+ * are given to the handler through this same object.
+ *
+ * Returns: (transfer full): @client
+ *
+ * Since: 0.1
+ */
+UdgClient *
+udg_client_ref (UdgClient *client)
+{
+  g_return_val_if_fail (client != NULL, NULL);
+  g_return_val_if_fail (g_atomic_int_get (&client->ref_count) > 0, NULL);
+  g_atomic_int_inc (&client->ref_count);
+  return client;
+}
+
+void
+udg_client_drop_mailbox (UdgClient *client, guint64 *counter)
+{
+  UdgServer *server = client->server;
+  GQueue dropped = G_QUEUE_INIT;
+  gboolean was_active;
+
+  pthread_mutex_lock (&client->lock);
+  dropped = client->mailbox;
+  g_queue_init (&client->mailbox);
+  was_active = client->state != CLIENT_IDLE;
+  client->state = CLIENT_IDLE;
+  pthread_mutex_unlock (&client->lock);
+
+  if (was_active)
+    UDG_STAT_SUB (server, active_clients, 1);
+  if (dropped.length > 0)
+    {
+      UDG_STAT_SUB (server, queued_datagrams, dropped.length);
+      __atomic_fetch_add (counter, (guint64) dropped.length, __ATOMIC_RELAXED);
+    }
+  g_queue_clear_full (&dropped, (GDestroyNotify) udg_datagram_free);
+}
+
+/**
+ * udg_client_unref:
+ * @client: (transfer full): a #UdgClient
+ *
+ * Drops a reference.  With the last one the client's state is freed; a
+ * later datagram from the same address gets a new #UdgClient.
+ *
+ * Since: 0.1
+ */
+void
+udg_client_unref (UdgClient *client)
+{
+  UdgServer *server;
+
+  g_return_if_fail (client != NULL);
+  if (!g_atomic_int_dec_and_test (&client->ref_count))
+    return;
+
+  server = client->server;
+  pthread_mutex_lock (&server->clients_lock);
+  if (g_hash_table_lookup (server->clients, client->peer) == client)
+    g_hash_table_remove (server->clients, client->peer);
+  pthread_mutex_unlock (&server->clients_lock);
+
+  /* Nothing is queued for a client nobody holds, but be safe with fds. */
+  g_queue_clear_full (&client->mailbox, (GDestroyNotify) udg_datagram_free);
+  pthread_cond_destroy (&client->cond);
+  pthread_mutex_destroy (&client->lock);
+  udg_address_unref (client->peer);
+  g_free (client);
+  udg_server_unref (server);
+}
+
+static UdgInvocation *
+own_invocation (UdgClient *client)
+{
+  UdgInvocation *invocation = udg_invocation_get_current ();
+
+  return invocation != NULL && invocation->client == client ? invocation : NULL;
+}
+
+/* Waits for the next datagram of @client; NULL with an error on timeout or
+ * shutdown.  Called by the client's own running invocation only. */
+static UdgDatagram *
+wait_datagram (UdgClient *client, gdouble timeout, GError **error)
+{
+  UdgServer *server = client->server;
+  UdgDatagram *dg = NULL;
+  gint64 deadline = udg_deadline_from_timeout (timeout);
+  gboolean blocked = FALSE;
+
+  pthread_mutex_lock (&client->lock);
+  for (;;)
+    {
+      if (!g_queue_is_empty (&client->mailbox))
+        {
+          dg = g_queue_pop_head (&client->mailbox);
+          break;
+        }
+      if (g_atomic_int_get (&server->closing))
+        {
+          g_set_error_literal (error, UDG_ERROR, UDG_ERROR_CLOSED, _("The server is shutting down"));
+          break;
+        }
+      if (timeout == 0 || g_get_monotonic_time () >= deadline)
+        {
+          g_set_error_literal (error, UDG_ERROR, UDG_ERROR_TIMED_OUT,
+                               _("No datagram arrived before the timeout"));
+          break;
+        }
+      if (!blocked)
+        {
+          /* This invocation now holds a thread while waiting: let the pool
+           * grow by one so that runnable work still has the cores.  Lock
+           * order: never hold the client lock while taking the pool lock. */
+          pthread_mutex_unlock (&client->lock);
+          udg_server_blocked_changed (server, +1);
+          blocked = TRUE;
+          pthread_mutex_lock (&client->lock);
+          continue;
+        }
+      client->waiting = TRUE;
+      if (deadline == G_MAXINT64)
+        pthread_cond_wait (&client->cond, &client->lock);
+      else
+        {
+          struct timespec ts;
+
+          ts.tv_sec = deadline / G_USEC_PER_SEC;
+          ts.tv_nsec = (deadline % G_USEC_PER_SEC) * 1000;
+          pthread_cond_timedwait (&client->cond, &client->lock, &ts);
+        }
+      client->waiting = FALSE;
+    }
+  pthread_mutex_unlock (&client->lock);
+
+  if (blocked)
+    udg_server_blocked_changed (server, -1);
+  if (dg != NULL)
+    UDG_STAT_SUB (server, queued_datagrams, 1);
+  return dg;
+}
+
+/* Ancillary dispatch, then parsing (SPEC §5 step 3-4, §7).  Consumes @dg. */
+static gpointer
+deliver (UdgClient           *client,
+         UdgInvocation       *invocation,
+         UdgDatagram         *dg,
+         const UdgRecvParams *params,
+         GError             **error)
+{
+  UdgServer *server = client->server;
+  gpointer packet;
+  g_autoptr(GError) cause = NULL;
+
+  if (params->recv_with_ancillary != NULL)
+    {
+      if (!server->options.receive_ancillary_data)
+        {
+          udg_datagram_free (dg);
+          g_set_error_literal (error, UDG_ERROR, UDG_ERROR_UNSUPPORTED,
+                               _("The server is not configured to handle ancillary data."));
+          return NULL;
+        }
+      /* The callback owns the descriptors from here on, even if it fails. */
+      if (!params->recv_with_ancillary (dg->control != NULL ? dg->control : (gconstpointer) "",
+                                        dg->control_len, dg->flags,
+                                        params->ancillary_user_data, &cause))
+        {
+          g_clear_pointer (&dg->control, g_free);
+          dg->control_len = 0;
+          udg_datagram_free (dg);
+          g_set_error (error, UDG_ERROR, UDG_ERROR_FAILED,
+                       _("The recv_with_ancillary callback crashed (caused by: %s)"),
+                       cause != NULL ? cause->message : _("no error was given"));
+          return NULL;
+        }
+      g_clear_pointer (&dg->control, g_free);
+      dg->control_len = 0;
+    }
+  else
+    udg_datagram_release_ancillary (server, client, dg);
+
+  g_clear_pointer (&invocation->current, g_bytes_unref);
+  invocation->current = g_bytes_ref (dg->data);
+  packet = udg_protocol_build_packet_from_datagram (server->protocol, dg->data, error);
+  udg_datagram_free (dg);
+  if (packet == NULL)
+    UDG_STAT_ADD (server, parse_errors, 1);
+  else
+    UDG_STAT_ADD (server, handled, 1);
+  return packet;
+}
+
+/**
+ * udg_client_recv:
+ * @client: the #UdgClient given to `handle`
+ * @params: (nullable): what to wait for; %NULL for the defaults (wait
+ *   forever, no ancillary data)
+ * @error: return location for a #GError
+ *
+ * Receives the client's next request: Python's `request = yield params`.
+ * Call it only from the `handle` invocation of @client.
+ *
+ * The first call of an invocation returns the datagram that started it; its
+ * timeout is validated but ignored.  Later calls wait for the next datagram
+ * of this client up to @params->timeout.  Errors:
+ * %UDG_ERROR_INVALID_ARGUMENT for a negative or NaN timeout (on the first
+ * call the datagram is lost, on later calls nothing is consumed);
+ * %UDG_ERROR_TIMED_OUT; %UDG_ERROR_CLOSED when the server shuts down;
+ * %UDG_ERROR_UNSUPPORTED when ancillary data is asked of a server without
+ * receive_ancillary_data; %UDG_ERROR_FAILED when the ancillary callback or
+ * the protocol failed; %UDG_ERROR_PARSE for a malformed datagram (whose bytes
+ * udg_client_get_datagram() still gives).  In the last four cases the
+ * datagram is consumed.  The handler may go on calling udg_client_recv()
+ * after any error.
+ *
+ * Returns: (transfer full) (nullable): the packet, to free with
+ *   udg_client_free_packet(), or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+gpointer
+udg_client_recv (UdgClient           *client,
+                 const UdgRecvParams *params,
+                 GError             **error)
+{
+  static const UdgRecvParams defaults = UDG_RECV_PARAMS_INIT;
+  UdgInvocation *invocation;
+  UdgDatagram *dg;
+
+  g_return_val_if_fail (client != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  invocation = own_invocation (client);
+  g_return_val_if_fail (invocation != NULL, NULL);
+
+  if (params == NULL)
+    params = &defaults;
+
+  if (invocation->first != NULL)
+    {
+      dg = g_steal_pointer (&invocation->first);
+      if (!udg_validate_timeout (params->timeout, error))
+        {
+          udg_datagram_release_ancillary (client->server, client, dg);
+          udg_datagram_free (dg);
+          return NULL;
+        }
+      return deliver (client, invocation, dg, params, error);
+    }
+
+  if (!udg_validate_timeout (params->timeout, error))
+    return NULL;
+  dg = wait_datagram (client, params->timeout, error);
+  if (dg == NULL)
+    return NULL;
+  return deliver (client, invocation, dg, params, error);
+}
+
+/**
+ * udg_client_free_packet:
+ * @client: a #UdgClient
+ * @packet: (nullable) (transfer full): a packet from udg_client_recv()
+ *
+ * Frees a received packet with the server's protocol.
+ *
+ * Since: 0.1
+ */
+void
+udg_client_free_packet (UdgClient *client,
+                        gpointer   packet)
+{
+  g_return_if_fail (client != NULL);
+  udg_protocol_free_packet (client->server->protocol, packet);
+}
+
+/**
+ * udg_client_get_datagram:
+ * @client: a #UdgClient
+ *
+ * The raw bytes of the datagram the current invocation of @client last took
+ * with udg_client_recv(), parsed or not: what a handler logs after a
+ * %UDG_ERROR_PARSE error.
+ *
+ * Returns: (transfer none) (nullable): the bytes, or %NULL outside the
+ *   client's invocation or before its first udg_client_recv()
+ *
+ * Since: 0.1
+ */
+GBytes *
+udg_client_get_datagram (UdgClient *client)
+{
+  UdgInvocation *invocation;
+
+  g_return_val_if_fail (client != NULL, NULL);
+  invocation = own_invocation (client);
+  return invocation != NULL ? invocation->current : NULL;
+}
+
+/**
+ * udg_client_send_packet_with_ancillary:
+ * @client: a #UdgClient
+ * @packet: the packet to send
+ * @ancillary: (nullable): control messages to send with it
+ * @error: return location for a #GError
+ *
+ * Sends @packet to the client with sendmsg(), along with the descriptors
+ * and credentials of @ancillary.  It works whether or not the server
+ * receives ancillary data.  When the peer's queue is full the send is
+ * retried until the server's send timeout, then fails with
+ * %UDG_ERROR_WOULD_BLOCK.
+ *
+ * Errors: %UDG_ERROR_CLOSED when the service is stopping or stopped;
+ * %UDG_ERROR_INVALID_ARGUMENT for an unnamed peer; %UDG_ERROR_FAILED when the
+ * protocol cannot serialize @packet; %UDG_ERROR_WOULD_BLOCK; a %G_IO_ERROR
+ * from the system when the peer is gone (%G_IO_ERROR_CONNECTION_REFUSED,
+ * %G_IO_ERROR_NOT_FOUND) or another send error.
+ *
+ * Returns: %TRUE when sent
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_client_send_packet_with_ancillary (UdgClient    *client,
+                                       gconstpointer packet,
+                                       UdgAncillary *ancillary,
+                                       GError      **error)
+{
+  g_autoptr(GBytes) datagram = NULL;
+  g_autofree guint8 *control = NULL;
+  gsize control_len = 0;
+
+  g_return_val_if_fail (client != NULL, FALSE);
+  g_return_val_if_fail (packet != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (udg_client_is_closing (client))
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_CLOSED, _("Closed client"));
+      return FALSE;
+    }
+  if (udg_address_is_unnamed (client->peer))
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("Cannot send a datagram to an unnamed address."));
+      return FALSE;
+    }
+  datagram = udg_protocol_make_datagram (client->server->protocol, packet, error);
+  if (datagram == NULL)
+    return FALSE;
+  if (ancillary != NULL)
+    control = udg_ancillary_to_control (ancillary, &control_len);
+  return udg_server_send (client->server, client->peer, datagram, control, control_len, error);
+}
+
+/**
+ * udg_client_send_packet:
+ * @client: a #UdgClient
+ * @packet: the packet to send
+ * @error: return location for a #GError
+ *
+ * Sends @packet to the client: udg_client_send_packet_with_ancillary()
+ * without control messages.
+ *
+ * Returns: %TRUE when sent
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_client_send_packet (UdgClient    *client,
+                        gconstpointer packet,
+                        GError      **error)
+{
+  return udg_client_send_packet_with_ancillary (client, packet, NULL, error);
+}
+
+/**
+ * udg_client_get_peer_name:
+ * @client: a #UdgClient
+ *
+ * The client's address (EasyNetwork's `UNIXClientAttribute.peer_name`).
+ *
+ * Returns: (transfer none): the address; unnamed for unbound senders
+ *
+ * Since: 0.1
+ */
+UdgAddress *
+udg_client_get_peer_name (UdgClient *client)
+{
+  g_return_val_if_fail (client != NULL, NULL);
+  return client->peer;
+}
+
+/**
+ * udg_client_get_local_name:
+ * @client: a #UdgClient
+ *
+ * The server's address, as the client sees it
+ * (`UNIXClientAttribute.local_name`).
+ *
+ * Returns: (transfer none) (nullable): the address the server was bound
+ *   to, or %NULL if it never was
+ *
+ * Since: 0.1
+ */
+UdgAddress *
+udg_client_get_local_name (UdgClient *client)
+{
+  UdgServer *server;
+  UdgAddress *address;
+
+  g_return_val_if_fail (client != NULL, NULL);
+  server = client->server;
+  pthread_mutex_lock (&server->lock);
+  address = server->bound;
+  pthread_mutex_unlock (&server->lock);
+  return address;
+}
+
+/**
+ * udg_client_get_server:
+ * @client: a #UdgClient
+ *
+ * Returns: (transfer none): the server the client talks to
+ *
+ * Since: 0.1
+ */
+UdgServer *
+udg_client_get_server (UdgClient *client)
+{
+  g_return_val_if_fail (client != NULL, NULL);
+  return client->server;
+}
+
+/**
+ * udg_client_is_closing:
+ * @client: a #UdgClient
+ *
+ * Returns: %TRUE when the service is not available (not yet initialised,
+ *   or stopping) or the server socket is closed: sends would fail with
+ *   %UDG_ERROR_CLOSED
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_client_is_closing (UdgClient *client)
+{
+  g_return_val_if_fail (client != NULL, TRUE);
+  return !g_atomic_int_get (&client->server->service_available);
+}
+
+/**
+ * udg_client_get_cancellable:
+ * @client: a #UdgClient
+ *
+ * The cancellable of the server's current run, cancelled when it shuts
+ * down.  Pass it to every blocking call a handler makes besides
+ * udg_client_recv() (which wakes by itself), so that shutdown is quick.
+ *
+ * Returns: (transfer none): a #GCancellable
+ *
+ * Since: 0.1
+ */
+GCancellable *
+udg_client_get_cancellable (UdgClient *client)
+{
+  g_return_val_if_fail (client != NULL, NULL);
+  return client->server->cancellable;
+}

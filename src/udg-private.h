@@ -1,0 +1,100 @@
+/* udgram - internal declarations shared by the library's files
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "config.h"
+
+#include <errno.h>
+#include <udgram/udgram.h>
+
+G_BEGIN_DECLS
+
+/* Translations: the library binds its own text domain on first use, so
+ * applications need do nothing (GLib's ensure_gettext_initialized()). */
+G_GNUC_INTERNAL const gchar *udg_gettext (const gchar *msgid) G_GNUC_FORMAT (1);
+#define _(s) udg_gettext (s)
+#define N_(s) (s)
+
+/* ThreadSanitizer cannot see GLib's futex-based GMutex/GCond, so every
+ * hand-off of our data through a GLib queue or pool is marked with a
+ * release before the push and an acquire after the pop (DESIGN.md). */
+#if defined(__SANITIZE_THREAD__)
+#define UDG_HAVE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UDG_HAVE_TSAN 1
+#endif
+#endif
+/* GLib's own bookkeeping in those calls (the pool's queue nodes, malloc'd
+ * by the pushing thread and freed by the popping one after a futex wait)
+ * is invisible to TSan too; the calls into GThreadPool run with this
+ * thread's accesses ignored, which resets the shadow of what they allocate
+ * instead of recording it.  Only GLib's code runs inside those brackets. */
+#ifdef UDG_HAVE_TSAN
+void __tsan_acquire (void *addr);
+void __tsan_release (void *addr);
+void __tsan_ignore_thread_begin (void);
+void __tsan_ignore_thread_end (void);
+#define UDG_TSAN_RELEASE(p) __tsan_release ((void *) (p))
+#define UDG_TSAN_ACQUIRE(p) __tsan_acquire ((void *) (p))
+#define UDG_TSAN_IGNORE_BEGIN() __tsan_ignore_thread_begin ()
+#define UDG_TSAN_IGNORE_END() __tsan_ignore_thread_end ()
+#else
+#define UDG_TSAN_RELEASE(p) ((void) 0)
+#define UDG_TSAN_ACQUIRE(p) ((void) 0)
+#define UDG_TSAN_IGNORE_BEGIN() ((void) 0)
+#define UDG_TSAN_IGNORE_END() ((void) 0)
+#endif
+
+/* Logging: every record goes through udg_log() (udg-log.c), structured, in
+ * the "udgram" domain.  EasyNetwork's ERROR records are GLib criticals. */
+#define UDG_LOG_DOMAIN "udgram"
+G_GNUC_INTERNAL void udg_log (GLogLevelFlags level,
+                              const GError  *error,
+                              const gchar   *format,
+                              ...) G_GNUC_PRINTF (3, 4);
+
+/* errno -> GError, in one place (gio/gsocket.c's socket_io_error_from_errno). */
+G_GNUC_INTERNAL void udg_set_error_from_errno (GError     **error,
+                                               int          errsv,
+                                               const gchar *format,
+                                               ...) G_GNUC_PRINTF (3, 4);
+
+G_GNUC_INTERNAL void udg_glib_warm_up (void);
+
+G_GNUC_INTERNAL gboolean udg_validate_timeout (gdouble   timeout,
+                                               GError  **error);
+
+/* Monotonic deadlines for waits with a timeout in seconds. */
+G_GNUC_INTERNAL gint64 udg_deadline_from_timeout (gdouble timeout);
+
+/* Address internals: the raw name is kept inline so that the dispatcher can
+ * build a lookup key on the stack without allocating. */
+#define UDG_ADDRESS_MAX 108 /* sizeof (((struct sockaddr_un *) 0)->sun_path) */
+struct _UdgAddress
+{
+  gatomicrefcount ref_count;
+  guint8 kind;                       /* UdgAddressKind */
+  guint8 len;                        /* bytes of name in raw */
+  guint hash;
+  guint8 raw[UDG_ADDRESS_MAX + 1];   /* path (NUL-terminated) or abstract name */
+};
+
+G_GNUC_INTERNAL void udg_address_init_from_sockaddr (UdgAddress               *address,
+                                                     const struct sockaddr_un *sa,
+                                                     socklen_t                 len);
+G_GNUC_INTERNAL UdgAddress *udg_address_dup (const UdgAddress *address);
+
+/* Context variables: the current context of this thread. */
+typedef struct _UdgContext UdgContext;
+G_GNUC_INTERNAL UdgContext *udg_context_new (UdgContext *parent);
+G_GNUC_INTERNAL void udg_context_free (UdgContext *context);
+G_GNUC_INTERNAL UdgContext *udg_context_push (UdgContext *context);
+G_GNUC_INTERNAL void udg_context_pop (UdgContext *previous);
+
+/* Ancillary internals. */
+G_GNUC_INTERNAL guint udg_ancillary_count_control_fds (gconstpointer control,
+                                                       gsize         control_len);
+
+G_END_DECLS

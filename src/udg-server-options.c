@@ -1,0 +1,237 @@
+/* udgram - server options
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "udg-server-private.h"
+
+#include <sys/socket.h>
+
+/**
+ * SECTION:udg-server-options
+ * @title: UdgServerOptions
+ * @short_description: how a server is built
+ *
+ * The keyword arguments of EasyNetwork's `AsyncUnixDatagramServer`, plus
+ * the limits a C daemon needs.  Create with udg_server_options_new(), set
+ * what differs from the defaults, pass to udg_server_new() (which copies
+ * it and validates it), free.
+ */
+
+/**
+ * udg_server_options_new:
+ *
+ * Creates options with the defaults: socket file mode left as bind()
+ * creates it, unnamed senders ignored, no ancillary data, datagrams up to
+ * 64 KiB, at most 4096 handler threads, 1024 datagrams per mailbox, SIGINT
+ * and SIGTERM handled when serving in the main thread, 1 second of waiting
+ * for a peer whose queue is full.
+ *
+ * Returns: (transfer full): new options
+ *
+ * Since: 0.1
+ */
+UdgServerOptions *
+udg_server_options_new (void)
+{
+  UdgServerOptions *options = g_new0 (UdgServerOptions, 1);
+
+  options->unnamed = UDG_UNNAMED_ADDRESSES_IGNORE;
+  options->max_datagram_size = 64 * 1024;
+  options->max_threads = 4096;
+  options->mailbox_limit = 1024;
+  options->handle_signals = TRUE;
+  options->send_timeout = 1.0;
+  return options;
+}
+
+/**
+ * udg_server_options_copy:
+ * @options: options
+ *
+ * Returns: (transfer full): a copy of @options
+ *
+ * Since: 0.1
+ */
+UdgServerOptions *
+udg_server_options_copy (const UdgServerOptions *options)
+{
+  g_return_val_if_fail (options != NULL, NULL);
+  return g_memdup2 (options, sizeof *options);
+}
+
+/**
+ * udg_server_options_free:
+ * @options: (transfer full): options
+ *
+ * Frees @options.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_free (UdgServerOptions *options)
+{
+  g_free (options);
+}
+
+/**
+ * udg_server_options_set_mode:
+ * @options: options
+ * @mode: permission bits for the socket file, such as 0660
+ *
+ * The server chmod()s its socket file to @mode right after bind().  Who may
+ * send is decided by this mode and by the directory's: keep the socket in a
+ * directory only the intended senders can enter.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_mode (UdgServerOptions *options,
+                             guint             mode)
+{
+  g_return_if_fail (options != NULL);
+  options->mode = mode;
+  options->mode_set = TRUE;
+}
+
+/**
+ * udg_server_options_set_unnamed_addresses_behavior:
+ * @options: options
+ * @behavior: what to do with datagrams from unbound senders
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_unnamed_addresses_behavior (UdgServerOptions           *options,
+                                                   UdgUnnamedAddressesBehavior behavior)
+{
+  g_return_if_fail (options != NULL);
+  options->unnamed = behavior;
+}
+
+/**
+ * udg_server_options_set_receive_ancillary_data:
+ * @options: options
+ * @receive: whether to receive control messages with recvmsg()
+ *
+ * Without it, descriptors sent to the server are discarded by the kernel
+ * and #UdgRecvParams.recv_with_ancillary is refused.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_receive_ancillary_data (UdgServerOptions *options,
+                                               gboolean          receive)
+{
+  g_return_if_fail (options != NULL);
+  options->receive_ancillary_data = receive;
+}
+
+/**
+ * udg_server_options_set_ancillary_bufsize:
+ * @options: options
+ * @bufsize: bytes of control data per datagram; CMSG_SPACE(8192) by default
+ *
+ * Only meaningful with receive_ancillary_data: udg_server_new() refuses it
+ * otherwise, and refuses a value that is not strictly positive.  Control
+ * data beyond it is cut by the kernel (MSG_CTRUNC): see
+ * udg_ancillary_is_truncated().
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_ancillary_bufsize (UdgServerOptions *options,
+                                          gssize            bufsize)
+{
+  g_return_if_fail (options != NULL);
+  options->ancillary_bufsize = bufsize;
+  options->ancillary_bufsize_set = TRUE;
+}
+
+/**
+ * udg_server_options_set_max_datagram_size:
+ * @options: options
+ * @size: the largest datagram accepted, in bytes (64 KiB by default)
+ *
+ * A longer datagram is never parsed: it is dropped and counted in
+ * #UdgServerStats.truncated, with a DEBUG log record.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_max_datagram_size (UdgServerOptions *options,
+                                          gsize             size)
+{
+  g_return_if_fail (options != NULL);
+  options->max_datagram_size = size;
+}
+
+/**
+ * udg_server_options_set_max_threads:
+ * @options: options
+ * @max_threads: the most pool threads (4096 by default)
+ *
+ * The pool keeps as many runnable threads as there are cores, plus one for
+ * each invocation waiting in udg_client_recv(), up to @max_threads.  Size it
+ * to the number of handler invocations that may wait at once; once it is
+ * reached, new datagrams wait in their mailboxes (nothing is lost) and a
+ * WARNING is logged at most every 10 seconds.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_max_threads (UdgServerOptions *options,
+                                    guint             max_threads)
+{
+  g_return_if_fail (options != NULL);
+  options->max_threads = max_threads;
+}
+
+/**
+ * udg_server_options_set_mailbox_limit:
+ * @options: options
+ * @limit: the most datagrams queued for one client (1024 by default)
+ *
+ * Beyond it the dispatcher drops the client's datagrams and counts them in
+ * #UdgServerStats.dropped_mailbox: a flooding client cannot take the
+ * server's memory.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_mailbox_limit (UdgServerOptions *options,
+                                      guint             limit)
+{
+  g_return_if_fail (options != NULL);
+  options->mailbox_limit = limit;
+}
+
+/**
+ * udg_server_options_set_handle_signals:
+ * @options: options
+ * @handle: whether udg_server_serve_forever(), when called in the main
+ *   thread, turns SIGINT and SIGTERM into a graceful shutdown (default on)
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_handle_signals (UdgServerOptions *options,
+                                       gboolean          handle)
+{
+  g_return_if_fail (options != NULL);
+  options->handle_signals = handle;
+}
+
+/**
+ * udg_server_options_set_send_timeout:
+ * @options: options
+ * @seconds: how long a reply waits for room in a peer's full queue (1 s by
+ *   default) before failing with %UDG_ERROR_WOULD_BLOCK
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_send_timeout (UdgServerOptions *options,
+                                     gdouble           seconds)
+{
+  g_return_if_fail (options != NULL);
+  options->send_timeout = seconds;
+}

@@ -1,0 +1,156 @@
+/* udgram - the server's internals, shared by the server, the dispatcher
+ * thread and the client objects
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "udg-private.h"
+
+#include <pthread.h>
+#include <sys/stat.h>
+
+G_BEGIN_DECLS
+
+struct _UdgServerOptions
+{
+  guint mode;
+  gboolean mode_set;
+  UdgUnnamedAddressesBehavior unnamed;
+  gboolean receive_ancillary_data;
+  gssize ancillary_bufsize;
+  gboolean ancillary_bufsize_set;
+  gsize max_datagram_size;
+  guint max_threads;
+  guint mailbox_limit;
+  gboolean handle_signals;
+  gdouble send_timeout;
+};
+
+/* One received datagram waiting in a mailbox. */
+typedef struct
+{
+  GBytes *data;        /* (owned) */
+  guint8 *control;     /* (owned) (nullable): raw control data; owns its fds */
+  gsize control_len;
+  gint flags;          /* recvmsg() flags */
+} UdgDatagram;
+
+G_GNUC_INTERNAL void udg_datagram_free (UdgDatagram *dg);
+G_GNUC_INTERNAL void udg_datagram_release_ancillary (UdgServer   *server,
+                                                     UdgClient   *client,
+                                                     UdgDatagram *dg);
+
+typedef enum
+{
+  CLIENT_IDLE,     /* no invocation; the mailbox is empty */
+  CLIENT_PENDING,  /* an invocation is queued in the pool */
+  CLIENT_RUNNING,  /* an invocation runs on a pool thread */
+} ClientState;
+
+struct _UdgClient
+{
+  gint ref_count;          /* atomic; the server's table holds no reference */
+  UdgServer *server;       /* (owned) */
+  UdgAddress *peer;        /* (owned): also the key in server->clients */
+
+  pthread_mutex_t lock;    /* protects what follows */
+  pthread_cond_t cond;     /* signalled when mail arrives or the server stops */
+  GQueue mailbox;          /* (element-type UdgDatagram) (owned) */
+  ClientState state;
+  gboolean waiting;        /* an invocation waits in udg_client_recv() */
+};
+
+/* The handler invocation running on this thread, if any. */
+typedef struct
+{
+  UdgClient *client;       /* (unowned): the worker holds a reference */
+  UdgDatagram *first;      /* (owned) (nullable): not yet consumed */
+  GBytes *current;         /* (owned) (nullable): last datagram consumed */
+} UdgInvocation;
+
+G_GNUC_INTERNAL UdgInvocation *udg_invocation_get_current (void);
+G_GNUC_INTERNAL UdgClient *udg_client_new (UdgServer *server, const UdgAddress *peer);
+G_GNUC_INTERNAL gboolean udg_client_try_ref (UdgClient *client);
+G_GNUC_INTERNAL void udg_client_drop_mailbox (UdgClient *client, guint64 *counter);
+
+typedef struct
+{
+  guint64 received, handled, refused, dropped_mailbox, dropped_shutdown, truncated,
+      unnamed, parse_errors, handler_errors, send_errors, ancillary_truncated,
+      active_clients, running_invocations, blocked_in_recv, queued_datagrams;
+} UdgStatsCounters;
+
+#define UDG_STAT_ADD(server, field, n) \
+  __atomic_fetch_add (&(server)->stats.field, (guint64) (n), __ATOMIC_RELAXED)
+#define UDG_STAT_SUB(server, field, n) \
+  __atomic_fetch_sub (&(server)->stats.field, (guint64) (n), __ATOMIC_RELAXED)
+
+struct _UdgServer
+{
+  gatomicrefcount ref_count;
+  UdgAddress *requested;            /* (owned) */
+  UdgProtocol *protocol;            /* (owned) */
+  UdgHandlerFuncs funcs;
+  gpointer user_data;
+  GDestroyNotify destroy;
+  UdgServerOptions options;
+  gsize ancillary_bufsize;
+  GMainContext *context;            /* (owned) */
+
+  /* Lifecycle, protected by lock and signalled on cond. */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  gint fd;                          /* -1 when not listening */
+  gboolean adopted;                 /* fd given by the caller */
+  UdgAddress *bound;                /* (owned) (nullable) */
+  gboolean unlink_on_close;
+  dev_t dev;
+  ino_t ino;
+  gboolean closed;
+  gboolean close_pending;           /* close asked from inside the run */
+  gboolean running;
+  gboolean in_setup;
+  gboolean serving;
+  guint generation;                 /* runs finished so far */
+  GThread *serve_thread;
+  GSList *sources;                  /* (element-type GSource) (owned) */
+  gint stop_requested;              /* atomic */
+
+  gint service_available;           /* atomic */
+  gint closing;                     /* atomic: teardown started */
+  GCancellable *cancellable;        /* (owned): cancelled at teardown */
+
+  /* Clients: a weak table, address -> client. */
+  pthread_mutex_t clients_lock;
+  GHashTable *clients;
+
+  /* The pool: runnable threads near the core count, raised by one for each
+   * invocation blocked in udg_client_recv() (DESIGN.md). */
+  pthread_mutex_t pool_lock;
+  GThreadPool *pool;                /* (owned) (nullable) */
+  guint n_cores;
+  guint blocked;
+  gint64 last_saturation_warning;
+
+  /* The dispatcher thread. */
+  pthread_t dispatcher;
+  gboolean dispatcher_started;
+  gint wake_fd;
+
+  UdgContext *base_context;         /* (owned) (nullable): service_init's */
+  UdgStatsCounters stats;
+};
+
+G_GNUC_INTERNAL gboolean udg_dispatcher_start (UdgServer *server, GError **error);
+G_GNUC_INTERNAL void udg_dispatcher_stop (UdgServer *server);
+G_GNUC_INTERNAL void udg_server_run_client (gpointer client, gpointer server);
+G_GNUC_INTERNAL void udg_server_schedule (UdgServer *server, UdgClient *client);
+G_GNUC_INTERNAL void udg_server_blocked_changed (UdgServer *server, gint delta);
+G_GNUC_INTERNAL gboolean udg_server_send (UdgServer    *server,
+                                          UdgAddress   *peer,
+                                          GBytes       *datagram,
+                                          const guint8 *control,
+                                          gsize         control_len,
+                                          GError      **error);
+
+G_END_DECLS

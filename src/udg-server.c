@@ -1,0 +1,1114 @@
+/* udgram - the server: lifecycle, socket, teardown
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "udg-server-private.h"
+
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <glib-unix.h>
+
+/**
+ * SECTION:udg-server
+ * @title: UdgServer
+ * @short_description: a Unix datagram server
+ *
+ * A #UdgServer (EasyNetwork's `AsyncUnixDatagramServer`) binds one
+ * AF_UNIX/SOCK_DGRAM socket and gives every datagram to a request handler,
+ * one invocation per client at a time.
+ *
+ * Threads: udg_server_serve_forever() runs `service_init`, then iterates the
+ * server's #GMainContext (background timers, SIGINT/SIGTERM) until
+ * udg_server_shutdown().  A dispatcher thread reads the socket with
+ * recvmmsg() and queues each datagram in its client's mailbox; a #GThreadPool
+ * runs the handler invocations.  The pool keeps as many runnable threads as
+ * there are cores and adds one for each invocation that waits in
+ * udg_client_recv(): a waiting handler costs a thread, up to max_threads.
+ *
+ * Shutdown stops the dispatcher, cancels udg_client_get_cancellable(), wakes
+ * every invocation waiting in udg_client_recv() with %UDG_ERROR_CLOSED,
+ * drops queued datagrams (counted), waits for the invocations to return,
+ * marks the service unavailable, and closes the exit stack.  The socket stays
+ * open for another udg_server_serve_forever() until udg_server_close().
+ *
+ * Log records (domain "udgram", structured): INFO "Start serving at …",
+ * "Server loop break, waiting for remaining tasks...", "Server stopped";
+ * a handler error as three CRITICAL records; WARNING for closed-client
+ * errors, unbound senders in warn mode and reception errors.
+ */
+
+static void
+server_lock (UdgServer *server)
+{
+  pthread_mutex_lock (&server->lock);
+}
+
+static void
+server_unlock (UdgServer *server)
+{
+  pthread_mutex_unlock (&server->lock);
+}
+
+static gboolean
+validate_options (const UdgServerOptions *o, GError **error)
+{
+  if (o->ancillary_bufsize_set && !o->receive_ancillary_data)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("ancillary_bufsize is only meaningful with receive_ancillary_data set to TRUE"));
+      return FALSE;
+    }
+  if (o->ancillary_bufsize_set && o->ancillary_bufsize <= 0)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("ancillary_bufsize must be a strictly positive integer"));
+      return FALSE;
+    }
+  if (o->unnamed != UDG_UNNAMED_ADDRESSES_IGNORE && o->unnamed != UDG_UNNAMED_ADDRESSES_WARN &&
+      o->unnamed != UDG_UNNAMED_ADDRESSES_HANDLE)
+    {
+      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                   _("Invalid unnamed_addresses_behavior value, got %d"), (int) o->unnamed);
+      return FALSE;
+    }
+  if (o->max_datagram_size == 0 || o->max_datagram_size > 16 * 1024 * 1024)
+    {
+      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                   _("max_datagram_size must be between 1 and 16 MiB, got %lu"),
+                   (gulong) o->max_datagram_size);
+      return FALSE;
+    }
+  if (o->max_threads == 0 || o->max_threads > G_MAXINT)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("max_threads must be at least 1"));
+      return FALSE;
+    }
+  if (o->mailbox_limit == 0)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("mailbox_limit must be at least 1"));
+      return FALSE;
+    }
+  if (isnan (o->send_timeout) || o->send_timeout < 0)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("send_timeout must be a positive number of seconds"));
+      return FALSE;
+    }
+  if (o->mode_set && o->mode > 07777)
+    {
+      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                   _("Invalid socket file mode %o"), o->mode);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * udg_server_new_for_address:
+ * @address: where to bind: a path, an abstract name, or the unnamed address
+ *   to let the kernel autobind an abstract name
+ * @protocol: the protocol; a reference is taken
+ * @handler: the request handler; copied.  @handle is required.
+ * @user_data: (closure): passed to the handler's functions
+ * @destroy: (nullable): frees @user_data with the server
+ * @options: (nullable): options, or %NULL for the defaults; copied
+ * @error: return location for a #GError
+ *
+ * Creates a server.  Nothing is bound yet: udg_server_activate() or
+ * udg_server_serve_forever() binds.
+ *
+ * Returns: (transfer full) (nullable): a new #UdgServer, or %NULL with
+ *   %UDG_ERROR_INVALID_ARGUMENT for invalid options (@destroy is then not
+ *   called)
+ *
+ * Since: 0.1
+ */
+UdgServer *
+udg_server_new_for_address (UdgAddress             *address,
+                            UdgProtocol            *protocol,
+                            const UdgHandlerFuncs  *handler,
+                            gpointer                user_data,
+                            GDestroyNotify          destroy,
+                            const UdgServerOptions *options,
+                            GError                **error)
+{
+  g_autoptr(UdgServerOptions) defaults = NULL;
+  UdgServer *server;
+  pthread_condattr_t attr;
+
+  g_return_val_if_fail (address != NULL, NULL);
+  g_return_val_if_fail (protocol != NULL, NULL);
+  g_return_val_if_fail (handler != NULL && handler->handle != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (options == NULL)
+    options = defaults = udg_server_options_new ();
+  if (!validate_options (options, error))
+    return NULL;
+
+  udg_glib_warm_up ();
+  server = g_new0 (UdgServer, 1);
+  g_atomic_ref_count_init (&server->ref_count);
+  server->requested = udg_address_ref (address);
+  server->protocol = udg_protocol_ref (protocol);
+  server->funcs = *handler;
+  server->user_data = user_data;
+  server->destroy = destroy;
+  server->options = *options;
+  server->ancillary_bufsize = options->ancillary_bufsize_set ? (gsize) options->ancillary_bufsize
+                                                             : CMSG_SPACE (8192);
+  server->context = g_main_context_new ();
+  pthread_mutex_init (&server->lock, NULL);
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  pthread_cond_init (&server->cond, &attr);
+  pthread_condattr_destroy (&attr);
+  server->fd = -1;
+  server->wake_fd = -1;
+  server->cancellable = g_cancellable_new ();
+  pthread_mutex_init (&server->clients_lock, NULL);
+  server->clients = g_hash_table_new (udg_address_hash, udg_address_equal);
+  pthread_mutex_init (&server->pool_lock, NULL);
+  server->n_cores = MAX (1, g_get_num_processors ());
+  return server;
+}
+
+/**
+ * udg_server_new:
+ * @path: where to bind: a file system path, `@name` for an abstract name,
+ *   or "" to let the kernel autobind an abstract name
+ * @protocol: the protocol; a reference is taken
+ * @handler: the request handler; copied
+ * @user_data: (closure): passed to the handler's functions
+ * @destroy: (nullable): frees @user_data with the server
+ * @options: (nullable): options, or %NULL for the defaults; copied
+ * @error: return location for a #GError
+ *
+ * Creates a server for a path given as text; see
+ * udg_server_new_for_address().
+ *
+ * Returns: (transfer full) (nullable): a new #UdgServer, or %NULL with
+ *   %UDG_ERROR_INVALID_ARGUMENT
+ *
+ * Since: 0.1
+ */
+UdgServer *
+udg_server_new (const gchar            *path,
+                UdgProtocol            *protocol,
+                const UdgHandlerFuncs  *handler,
+                gpointer                user_data,
+                GDestroyNotify          destroy,
+                const UdgServerOptions *options,
+                GError                **error)
+{
+  g_autoptr(UdgAddress) address = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  address = udg_address_new_from_string (path, error);
+  if (address == NULL)
+    return NULL;
+  return udg_server_new_for_address (address, protocol, handler, user_data, destroy, options, error);
+}
+
+/**
+ * udg_server_ref:
+ * @server: a #UdgServer
+ *
+ * Returns: (transfer full): @server
+ *
+ * Since: 0.1
+ */
+UdgServer *
+udg_server_ref (UdgServer *server)
+{
+  g_return_val_if_fail (server != NULL, NULL);
+  g_atomic_ref_count_inc (&server->ref_count);
+  return server;
+}
+
+static void close_socket (UdgServer *server);
+
+/**
+ * udg_server_unref:
+ * @server: (transfer full): a #UdgServer
+ *
+ * Drops a reference.  udg_server_serve_forever() holds one while it runs,
+ * and so does every #UdgClient; with the last one the server is closed (as
+ * udg_server_close()) and freed.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_unref (UdgServer *server)
+{
+  g_return_if_fail (server != NULL);
+  if (!g_atomic_ref_count_dec (&server->ref_count))
+    return;
+
+  close_socket (server);
+  for (GSList *l = server->sources; l != NULL; l = l->next)
+    {
+      g_source_destroy (l->data);
+      g_source_unref (l->data);
+    }
+  g_slist_free (server->sources);
+  if (server->destroy != NULL)
+    server->destroy (server->user_data);
+  g_hash_table_unref (server->clients);
+  pthread_mutex_destroy (&server->clients_lock);
+  pthread_mutex_destroy (&server->pool_lock);
+  pthread_cond_destroy (&server->cond);
+  pthread_mutex_destroy (&server->lock);
+  g_clear_pointer (&server->bound, udg_address_unref);
+  g_object_unref (server->cancellable);
+  /* GLib's signal thread may still have written to the context's wake-up
+   * fd, which the unref closes: ordered by GLib's own lock, unseen by TSan. */
+  UDG_TSAN_IGNORE_BEGIN ();
+  g_main_context_unref (server->context);
+  UDG_TSAN_IGNORE_END ();
+  udg_protocol_unref (server->protocol);
+  udg_address_unref (server->requested);
+  g_free (server);
+}
+
+static void
+raise_send_buffer (gint fd)
+{
+  /* Replies queued at peers that never read are charged to this socket's
+   * send buffer (ANCHORS.md C4): take what the system allows. */
+  g_autofree gchar *text = NULL;
+  gint size;
+
+  if (!g_file_get_contents ("/proc/sys/net/core/wmem_max", &text, NULL, NULL))
+    return;
+  size = (gint) MIN (g_ascii_strtoll (text, NULL, 10), G_MAXINT / 2);
+  if (size > 0)
+    setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
+/* With the lock held. */
+static gboolean
+bind_socket (UdgServer *server, GError **error)
+{
+  struct sockaddr_un sa;
+  socklen_t len;
+  gint fd;
+  const gchar *path;
+
+  fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    {
+      udg_set_error_from_errno (error, errno, _("Unable to create a Unix datagram socket"));
+      return FALSE;
+    }
+  len = udg_address_to_sockaddr (server->requested, &sa);
+  if (bind (fd, (struct sockaddr *) &sa, len) < 0)
+    {
+      int errsv = errno;
+      g_autofree gchar *where = udg_address_to_string (server->requested);
+
+      close (fd);
+      udg_set_error_from_errno (error, errsv, _("error while attempting to bind on address '%s'"), where);
+      return FALSE;
+    }
+  path = udg_address_get_path (server->requested);
+  if (path != NULL && server->options.mode_set && chmod (path, server->options.mode) < 0)
+    {
+      int errsv = errno;
+
+      unlink (path);
+      close (fd);
+      udg_set_error_from_errno (error, errsv, _("Unable to set the mode of '%s'"), path);
+      return FALSE;
+    }
+
+  memset (&sa, 0, sizeof sa);
+  len = sizeof sa;
+  getsockname (fd, (struct sockaddr *) &sa, &len);
+  g_clear_pointer (&server->bound, udg_address_unref);
+  server->bound = udg_address_new_from_sockaddr (&sa, len, NULL);
+  if (server->bound == NULL)
+    server->bound = udg_address_ref (server->requested);
+
+  server->unlink_on_close = FALSE;
+  if (path != NULL)
+    {
+      struct stat st;
+
+      if (stat (path, &st) == 0)
+        {
+          server->unlink_on_close = TRUE;
+          server->dev = st.st_dev;
+          server->ino = st.st_ino;
+        }
+    }
+  raise_send_buffer (fd);
+  server->fd = fd;
+  return TRUE;
+}
+
+/**
+ * udg_server_activate:
+ * @server: a #UdgServer
+ * @error: return location for a #GError
+ *
+ * Binds the socket, if not done yet (EasyNetwork's `server_activate()`).
+ * An existing file at the path is never removed: binding then fails with
+ * %UDG_ERROR_ADDRESS_IN_USE.
+ *
+ * Returns: %TRUE when listening; %FALSE with %UDG_ERROR_SERVER_CLOSED after
+ *   udg_server_close(), or the bind error
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_server_activate (UdgServer *server,
+                     GError   **error)
+{
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (server != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  server_lock (server);
+  if (server->closed)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_SERVER_CLOSED, _("Closed server"));
+      ok = FALSE;
+    }
+  else if (server->fd < 0)
+    ok = bind_socket (server, error);
+  server_unlock (server);
+  return ok;
+}
+
+static gboolean
+on_stop_signal (gpointer data)
+{
+  udg_server_shutdown (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSource *
+attach_signal (UdgServer *server, int signum)
+{
+  GSource *source = g_unix_signal_source_new (signum);
+
+  g_source_set_callback (source, on_stop_signal, server, NULL);
+  g_source_attach (source, server->context);
+  return source;
+}
+
+static gboolean
+in_main_thread (void)
+{
+  return getpid () == (pid_t) syscall (SYS_gettid);
+}
+
+static gboolean
+in_own_thread (UdgServer *server)
+{
+  UdgInvocation *invocation = udg_invocation_get_current ();
+
+  return server->serve_thread == g_thread_self () ||
+         (invocation != NULL && invocation->client->server == server);
+}
+
+static void
+wake_waiting_clients (UdgServer *server)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  pthread_mutex_lock (&server->clients_lock);
+  g_hash_table_iter_init (&iter, server->clients);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      UdgClient *client = value;
+
+      pthread_mutex_lock (&client->lock);
+      pthread_cond_broadcast (&client->cond);
+      pthread_mutex_unlock (&client->lock);
+    }
+  pthread_mutex_unlock (&server->clients_lock);
+}
+
+static void
+destroy_sources (UdgServer *server)
+{
+  GSList *sources;
+
+  server_lock (server);
+  sources = g_steal_pointer (&server->sources);
+  server_unlock (server);
+  for (GSList *l = sources; l != NULL; l = l->next)
+    {
+      g_source_destroy (l->data);
+      g_source_unref (l->data);
+    }
+  g_slist_free (sources);
+}
+
+static void
+log_start (UdgServer *server)
+{
+  g_autofree gchar *where = udg_address_to_string (server->bound);
+
+  udg_log (G_LOG_LEVEL_INFO, NULL, "Start serving at %s", where);
+}
+
+/* Stops what a run started, in SPEC §4's order. */
+static void
+teardown (UdgServer *server, UdgExitStack *stack)
+{
+  GThreadPool *pool;
+
+  udg_log (G_LOG_LEVEL_INFO, NULL, "Server loop break, waiting for remaining tasks...");
+  server_lock (server);
+  server->serving = FALSE;
+  server_unlock (server);
+
+  udg_dispatcher_stop (server);
+
+  pthread_mutex_lock (&server->pool_lock);
+  g_atomic_int_set (&server->closing, TRUE);
+  pool = g_steal_pointer (&server->pool);
+  pthread_mutex_unlock (&server->pool_lock);
+
+  g_cancellable_cancel (server->cancellable);
+  wake_waiting_clients (server);
+  if (pool != NULL)
+    {
+      /* Runs what is queued (each task drops its mailbox at once) and waits
+       * for the running invocations, which were all woken above. */
+      UDG_TSAN_IGNORE_BEGIN ();
+      g_thread_pool_free (pool, FALSE, TRUE);
+      UDG_TSAN_IGNORE_END ();
+    }
+  UDG_TSAN_ACQUIRE (server);
+
+  g_atomic_int_set (&server->service_available, FALSE);
+  destroy_sources (server);
+  udg_exit_stack_close (stack);
+  if (server->funcs.service_quit != NULL)
+    server->funcs.service_quit (server, server->user_data);
+  g_clear_pointer (&server->base_context, udg_context_free);
+  udg_log (G_LOG_LEVEL_INFO, NULL, "Server stopped");
+}
+
+static void
+finish_run (UdgServer *server)
+{
+  gboolean do_close;
+
+  server_lock (server);
+  server->running = FALSE;
+  server->in_setup = FALSE;
+  server->serving = FALSE;
+  server->serve_thread = NULL;
+  server->generation++;
+  do_close = server->close_pending;
+  server->close_pending = FALSE;
+  pthread_cond_broadcast (&server->cond);
+  server_unlock (server);
+  if (do_close)
+    close_socket (server);
+}
+
+/**
+ * udg_server_serve_forever:
+ * @server: a #UdgServer
+ * @error: return location for a #GError
+ *
+ * Binds if needed, runs the handler's `service_init`, then serves until
+ * udg_server_shutdown() or udg_server_close() (from any thread, a handler,
+ * a timer, or SIGINT/SIGTERM when serving in the main thread with
+ * handle_signals).  Meanwhile the calling thread iterates the server's
+ * #GMainContext, where background timers run.  The server can serve again
+ * after it returns.
+ *
+ * Returns: %TRUE after a shutdown; %FALSE with %UDG_ERROR_ALREADY_RUNNING,
+ *   %UDG_ERROR_SERVER_CLOSED, a bind error, or the error of `service_init`
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_server_serve_forever (UdgServer *server,
+                          GError   **error)
+{
+  g_autoptr(UdgExitStack) stack = NULL;
+  GSource *signals[2] = { NULL, NULL };
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (server != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  server_lock (server);
+  if (server->running)
+    {
+      server_unlock (server);
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_ALREADY_RUNNING, _("Server is already running"));
+      return FALSE;
+    }
+  if (server->closed)
+    {
+      server_unlock (server);
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_SERVER_CLOSED, _("Closed server"));
+      return FALSE;
+    }
+  server->running = TRUE;
+  server->in_setup = TRUE;
+  server->serving = FALSE;
+  server->serve_thread = g_thread_self ();
+  g_atomic_int_set (&server->stop_requested, FALSE);
+  g_atomic_int_set (&server->closing, FALSE);
+  if (g_cancellable_is_cancelled (server->cancellable))
+    {
+      g_object_unref (server->cancellable);
+      server->cancellable = g_cancellable_new ();
+    }
+  server_unlock (server);
+
+  udg_server_ref (server);
+  if (!udg_server_activate (server, error))
+    {
+      finish_run (server);
+      udg_server_unref (server);
+      return FALSE;
+    }
+
+  g_main_context_push_thread_default (server->context);
+  stack = udg_exit_stack_new ();
+  server->base_context = udg_context_new (NULL);
+  if (server->funcs.service_init != NULL)
+    {
+      UdgContext *previous = udg_context_push (server->base_context);
+
+      ok = server->funcs.service_init (stack, server, server->user_data, error);
+      udg_context_pop (previous);
+      if (!ok && error != NULL && *error == NULL)
+        g_set_error_literal (error, UDG_ERROR, UDG_ERROR_FAILED,
+                             _("service_init failed without saying why"));
+    }
+
+  if (ok && !g_atomic_int_get (&server->stop_requested))
+    {
+      g_atomic_int_set (&server->service_available, TRUE);
+      pthread_mutex_lock (&server->pool_lock);
+      server->blocked = 0;
+      UDG_TSAN_IGNORE_BEGIN ();
+      server->pool = g_thread_pool_new (udg_server_run_client, server,
+                                        (gint) MIN (server->n_cores, server->options.max_threads),
+                                        FALSE, NULL);
+      UDG_TSAN_IGNORE_END ();
+      pthread_mutex_unlock (&server->pool_lock);
+      UDG_TSAN_RELEASE (server);
+      ok = udg_dispatcher_start (server, error);
+    }
+
+  if (ok && !g_atomic_int_get (&server->stop_requested))
+    {
+      if (server->options.handle_signals && in_main_thread ())
+        {
+          signals[0] = attach_signal (server, SIGINT);
+          signals[1] = attach_signal (server, SIGTERM);
+        }
+      log_start (server);
+      server_lock (server);
+      server->in_setup = FALSE;
+      server->serving = TRUE;
+      pthread_cond_broadcast (&server->cond);
+      server_unlock (server);
+
+      /* No g_main_loop_quit(): a quit before run would be lost.  The flag
+       * and g_main_context_wakeup() cannot miss each other. */
+      while (!g_atomic_int_get (&server->stop_requested))
+        g_main_context_iteration (server->context, TRUE);
+    }
+  else
+    {
+      server_lock (server);
+      server->in_setup = FALSE;
+      server_unlock (server);
+    }
+
+  teardown (server, stack);
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    if (signals[i] != NULL)
+      {
+        g_source_destroy (signals[i]);
+        g_source_unref (signals[i]);
+      }
+  g_main_context_pop_thread_default (server->context);
+  finish_run (server);
+  udg_server_unref (server);
+  return ok;
+}
+
+/**
+ * udg_server_wait_serving:
+ * @server: a #UdgServer
+ * @timeout: seconds to wait at most, or %UDG_TIMEOUT_INFINITE
+ *
+ * Waits, from another thread, until udg_server_serve_forever() is serving:
+ * EasyNetwork's `is_up_event`.  A run that ends without ever serving (an
+ * error, or a shutdown during setup) makes it return %FALSE at once.
+ *
+ * Returns: %TRUE when serving; %FALSE on timeout or when the run ended
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_server_wait_serving (UdgServer *server,
+                         gdouble    timeout)
+{
+  gint64 deadline = udg_deadline_from_timeout (MAX (timeout, 0));
+  guint generation;
+  gboolean serving;
+
+  g_return_val_if_fail (server != NULL, FALSE);
+
+  server_lock (server);
+  generation = server->generation;
+  while (!server->serving && server->generation == generation)
+    {
+      struct timespec ts;
+
+      if (deadline == G_MAXINT64)
+        {
+          pthread_cond_wait (&server->cond, &server->lock);
+          continue;
+        }
+      if (g_get_monotonic_time () >= deadline)
+        break;
+      ts.tv_sec = deadline / G_USEC_PER_SEC;
+      ts.tv_nsec = (deadline % G_USEC_PER_SEC) * 1000;
+      pthread_cond_timedwait (&server->cond, &server->lock, &ts);
+    }
+  serving = server->serving;
+  server_unlock (server);
+  return serving;
+}
+
+/* With the lock held: asks the run to stop; TRUE if the caller may wait. */
+static gboolean
+request_stop (UdgServer *server)
+{
+  if (!server->running)
+    return FALSE;
+  g_atomic_int_set (&server->stop_requested, TRUE);
+  g_main_context_wakeup (server->context);
+  return !in_own_thread (server);
+}
+
+static void
+wait_run_end (UdgServer *server)
+{
+  guint generation = server->generation;
+
+  while (server->running && server->generation == generation)
+    pthread_cond_wait (&server->cond, &server->lock);
+}
+
+/**
+ * udg_server_shutdown:
+ * @server: a #UdgServer
+ *
+ * Stops udg_server_serve_forever() and waits until its teardown is over.
+ * Safe from any thread and idempotent; concurrent calls all return.  It
+ * returns at once when the server is not running, and also, without
+ * waiting, when called from the run itself (a handler, a timer or
+ * `service_init`), since the run cannot end before it returns.  The socket
+ * stays open.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_shutdown (UdgServer *server)
+{
+  g_return_if_fail (server != NULL);
+
+  server_lock (server);
+  if (request_stop (server))
+    wait_run_end (server);
+  server_unlock (server);
+}
+
+/* Closes the socket and removes the file we created, if it is still ours. */
+static void
+close_socket (UdgServer *server)
+{
+  const gchar *path;
+  struct stat st;
+  gint fd;
+  gboolean remove;
+
+  server_lock (server);
+  fd = server->fd;
+  server->fd = -1;
+  remove = server->unlink_on_close && !server->adopted;
+  server->unlink_on_close = FALSE;
+  server_unlock (server);
+
+  if (fd < 0)
+    return;
+  close (fd);
+  path = server->bound != NULL ? udg_address_get_path (server->bound) : NULL;
+  if (!remove || path == NULL)
+    return;
+  if (stat (path, &st) < 0)
+    {
+      if (errno != ENOENT)
+        udg_log (G_LOG_LEVEL_CRITICAL, NULL, "Unable to clean up listening Unix socket '%s': [Errno %d] %s",
+                 path, errno, g_strerror (errno));
+      return;
+    }
+  if (st.st_dev != server->dev || st.st_ino != server->ino)
+    return; /* someone else's file now */
+  if (unlink (path) < 0 && errno != ENOENT)
+    udg_log (G_LOG_LEVEL_CRITICAL, NULL, "Unable to clean up listening Unix socket '%s': [Errno %d] %s",
+             path, errno, g_strerror (errno));
+}
+
+/**
+ * udg_server_close:
+ * @server: a #UdgServer
+ * @error: return location for a #GError
+ *
+ * Stops serving (as udg_server_shutdown()), closes the socket and removes
+ * the socket file, if it is still the one bind() created (same inode); a
+ * file already gone or replaced is left alone silently, and another failure
+ * is one CRITICAL log record.  Idempotent; the server cannot serve again.
+ * Called from the run itself, the socket is closed when the run ends.
+ *
+ * Returns: %FALSE with %UDG_ERROR_BUSY while `service_init` runs
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_server_close (UdgServer *server,
+                  GError   **error)
+{
+  g_return_val_if_fail (server != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  server_lock (server);
+  if (server->in_setup && !in_own_thread (server))
+    {
+      server_unlock (server);
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_BUSY,
+                           _("Cannot close server during serve_forever() setup."));
+      return FALSE;
+    }
+  server->closed = TRUE;
+  if (server->running)
+    {
+      if (!request_stop (server))
+        {
+          server->close_pending = TRUE;
+          server_unlock (server);
+          return TRUE;
+        }
+      wait_run_end (server);
+    }
+  server_unlock (server);
+  close_socket (server);
+  return TRUE;
+}
+
+/**
+ * udg_server_is_serving:
+ * @server: a #UdgServer
+ *
+ * Returns: whether udg_server_serve_forever() is serving datagrams now
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_server_is_serving (UdgServer *server)
+{
+  gboolean serving;
+
+  g_return_val_if_fail (server != NULL, FALSE);
+  server_lock (server);
+  serving = server->serving && server->fd >= 0;
+  server_unlock (server);
+  return serving;
+}
+
+/**
+ * udg_server_is_listening:
+ * @server: a #UdgServer
+ *
+ * Returns: whether the socket is bound and not closed
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_server_is_listening (UdgServer *server)
+{
+  gboolean listening;
+
+  g_return_val_if_fail (server != NULL, FALSE);
+  server_lock (server);
+  listening = server->fd >= 0 && !server->closed;
+  server_unlock (server);
+  return listening;
+}
+
+/**
+ * udg_server_get_addresses:
+ * @server: a #UdgServer
+ *
+ * Returns: (transfer full) (element-type UdgAddress): the bound addresses:
+ *   one while listening, none before udg_server_activate() or after
+ *   udg_server_close()
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+udg_server_get_addresses (UdgServer *server)
+{
+  GPtrArray *addresses;
+
+  g_return_val_if_fail (server != NULL, NULL);
+  addresses = g_ptr_array_new_with_free_func ((GDestroyNotify) udg_address_unref);
+  server_lock (server);
+  if (server->fd >= 0 && !server->closed)
+    g_ptr_array_add (addresses, udg_address_ref (server->bound));
+  server_unlock (server);
+  return addresses;
+}
+
+/**
+ * udg_server_get_sockets:
+ * @server: a #UdgServer
+ *
+ * The socket descriptors, for setsockopt() and getsockopt() (for instance
+ * `SO_PASSCRED` in `service_init`).  They stay the server's: never close
+ * them, and do not read from them.
+ *
+ * Returns: (transfer full) (element-type gint): the descriptors: one while
+ *   listening, none otherwise
+ *
+ * Since: 0.1
+ */
+GArray *
+udg_server_get_sockets (UdgServer *server)
+{
+  GArray *fds;
+
+  g_return_val_if_fail (server != NULL, NULL);
+  fds = g_array_new (FALSE, FALSE, sizeof (gint));
+  server_lock (server);
+  if (server->fd >= 0 && !server->closed)
+    g_array_append_val (fds, server->fd);
+  server_unlock (server);
+  return fds;
+}
+
+/**
+ * udg_server_get_main_context:
+ * @server: a #UdgServer
+ *
+ * The context udg_server_serve_forever() iterates: attach background
+ * sources to it (see udg_server_add_timeout_seconds()).
+ *
+ * Returns: (transfer none): the server's #GMainContext
+ *
+ * Since: 0.1
+ */
+GMainContext *
+udg_server_get_main_context (UdgServer *server)
+{
+  g_return_val_if_fail (server != NULL, NULL);
+  return server->context;
+}
+
+/**
+ * udg_server_get_protocol:
+ * @server: a #UdgServer
+ *
+ * Returns: (transfer none): the server's protocol
+ *
+ * Since: 0.1
+ */
+UdgProtocol *
+udg_server_get_protocol (UdgServer *server)
+{
+  g_return_val_if_fail (server != NULL, NULL);
+  return server->protocol;
+}
+
+/**
+ * udg_server_get_stats:
+ * @server: a #UdgServer
+ * @stats: (out caller-allocates): filled with the counters
+ *
+ * Reads the server's counters.  Each is read atomically; together they are
+ * a near snapshot.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_get_stats (UdgServer      *server,
+                      UdgServerStats *stats)
+{
+  g_return_if_fail (server != NULL);
+  g_return_if_fail (stats != NULL);
+
+  memset (stats, 0, sizeof *stats);
+#define READ(f) stats->f = __atomic_load_n (&server->stats.f, __ATOMIC_RELAXED)
+  READ (received);
+  READ (handled);
+  READ (refused);
+  READ (dropped_mailbox);
+  READ (dropped_shutdown);
+  READ (truncated);
+  READ (unnamed);
+  READ (parse_errors);
+  READ (handler_errors);
+  READ (send_errors);
+  READ (ancillary_truncated);
+  READ (active_clients);
+  READ (running_invocations);
+  READ (blocked_in_recv);
+  READ (queued_datagrams);
+#undef READ
+}
+
+static guint
+add_source (UdgServer *server, GSource *source, GSourceFunc function, gpointer data, GDestroyNotify notify)
+{
+  guint id;
+
+  g_source_set_callback (source, function, data, notify);
+  id = g_source_attach (source, server->context);
+  server_lock (server);
+  server->sources = g_slist_prepend (server->sources, source);
+  server_unlock (server);
+  return id;
+}
+
+/**
+ * udg_server_add_timeout_seconds:
+ * @server: a #UdgServer
+ * @interval: seconds between calls
+ * @function: called on the serving thread while udg_server_serve_forever()
+ *   runs; return %G_SOURCE_REMOVE to stop
+ * @data: (closure function): its argument
+ * @notify: (nullable): frees @data when the timer ends
+ *
+ * Starts a background timer on the server's main context: the C form of
+ * a background task created in `service_init`.  It stops at the latest when
+ * the run tears down.
+ *
+ * Returns: the source id in the server's context
+ *
+ * Since: 0.1
+ */
+guint
+udg_server_add_timeout_seconds (UdgServer     *server,
+                                guint          interval,
+                                GSourceFunc    function,
+                                gpointer       data,
+                                GDestroyNotify notify)
+{
+  g_return_val_if_fail (server != NULL, 0);
+  g_return_val_if_fail (function != NULL, 0);
+  return add_source (server, g_timeout_source_new_seconds (interval), function, data, notify);
+}
+
+/**
+ * udg_server_add_timeout:
+ * @server: a #UdgServer
+ * @interval_ms: milliseconds between calls
+ * @function: as for udg_server_add_timeout_seconds()
+ * @data: (closure function): its argument
+ * @notify: (nullable): frees @data when the timer ends
+ *
+ * Like udg_server_add_timeout_seconds(), with a finer interval.
+ *
+ * Returns: the source id in the server's context
+ *
+ * Since: 0.1
+ */
+guint
+udg_server_add_timeout (UdgServer     *server,
+                        guint          interval_ms,
+                        GSourceFunc    function,
+                        gpointer       data,
+                        GDestroyNotify notify)
+{
+  g_return_val_if_fail (server != NULL, 0);
+  g_return_val_if_fail (function != NULL, 0);
+  return add_source (server, g_timeout_source_new (interval_ms), function, data, notify);
+}
+
+/* Sends on the shared socket: sendmsg() is atomic per datagram, so no lock.
+ * A full peer queue is retried with a growing pause until the send timeout
+ * (poll() cannot wait for it: an unconnected socket is always writable). */
+gboolean
+udg_server_send (UdgServer    *server,
+                 UdgAddress   *peer,
+                 GBytes       *datagram,
+                 const guint8 *control,
+                 gsize         control_len,
+                 GError      **error)
+{
+  struct sockaddr_un sa;
+  struct iovec iov;
+  struct msghdr msg = { 0 };
+  gsize len;
+  gint64 deadline = 0;
+  gulong pause = 50;
+
+  iov.iov_base = (gpointer) g_bytes_get_data (datagram, &len);
+  iov.iov_len = len;
+  msg.msg_name = &sa;
+  msg.msg_namelen = udg_address_to_sockaddr (peer, &sa);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = (gpointer) control;
+  msg.msg_controllen = control_len;
+
+  for (;;)
+    {
+      int errsv;
+
+      if (sendmsg (server->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+        return TRUE;
+      errsv = errno;
+      if (errsv == EINTR)
+        continue;
+      if (errsv == EAGAIN || errsv == ENOBUFS)
+        {
+          gint64 now = g_get_monotonic_time ();
+
+          if (deadline == 0)
+            deadline = udg_deadline_from_timeout (server->options.send_timeout);
+          if (now < deadline && !g_cancellable_is_cancelled (server->cancellable))
+            {
+              g_usleep (MIN ((gint64) pause, deadline - now));
+              pause = MIN (pause * 2, 5000);
+              continue;
+            }
+        }
+      UDG_STAT_ADD (server, send_errors, 1);
+      {
+        g_autofree gchar *who = udg_address_to_string (peer);
+
+        if (errsv == EAGAIN || errsv == ENOBUFS)
+          g_set_error (error, UDG_ERROR, UDG_ERROR_WOULD_BLOCK,
+                       _("The peer %s does not read its queue: the datagram was not sent"), who);
+        else
+          udg_set_error_from_errno (error, errsv, _("Unable to send a datagram to %s"), who);
+      }
+      return FALSE;
+    }
+}

@@ -1,0 +1,133 @@
+/* udgram - translations, errors and small helpers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "udg-private.h"
+
+#include <math.h>
+#include <libintl.h>
+#include <gio/gio.h>
+
+const gchar *
+udg_gettext (const gchar *msgid)
+{
+  static gsize initialised = 0;
+
+  if (g_once_init_enter (&initialised))
+    {
+      bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+      bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+      g_once_init_leave (&initialised, 1);
+    }
+  return g_dgettext (GETTEXT_PACKAGE, msgid);
+}
+
+/**
+ * udg_error_quark:
+ *
+ * The quark of the %UDG_ERROR domain.
+ *
+ * Returns: the error domain of udgram
+ *
+ * Since: 0.1
+ */
+GQuark
+udg_error_quark (void)
+{
+  /* Not G_DEFINE_QUARK: its unsynchronised cache is a data race for TSan. */
+  static GQuark quark = 0;
+  GQuark q = __atomic_load_n (&quark, __ATOMIC_ACQUIRE);
+
+  if (G_UNLIKELY (q == 0))
+    {
+      q = g_quark_from_static_string ("udg-error-quark");
+      __atomic_store_n (&quark, q, __ATOMIC_RELEASE);
+    }
+  return q;
+}
+
+void
+udg_set_error_from_errno (GError     **error,
+                          int          errsv,
+                          const gchar *format,
+                          ...)
+{
+  g_autofree gchar *what = NULL;
+  GQuark domain;
+  gint code;
+  va_list ap;
+
+  if (error == NULL)
+    return;
+
+  va_start (ap, format);
+  what = g_strdup_vprintf (format, ap);
+  va_end (ap);
+
+  switch (errsv)
+    {
+    case EAGAIN:
+    case ENOBUFS:
+      domain = UDG_ERROR;
+      code = UDG_ERROR_WOULD_BLOCK;
+      break;
+    case EADDRINUSE:
+      domain = UDG_ERROR;
+      code = UDG_ERROR_ADDRESS_IN_USE;
+      break;
+    case ETIMEDOUT:
+      domain = UDG_ERROR;
+      code = UDG_ERROR_TIMED_OUT;
+      break;
+    case ENAMETOOLONG:
+      domain = UDG_ERROR;
+      code = UDG_ERROR_INVALID_ARGUMENT;
+      break;
+    default:
+      domain = G_IO_ERROR;
+      code = g_io_error_from_errno (errsv);
+      break;
+    }
+  g_set_error (error, domain, code, "%s: %s", what, g_strerror (errsv));
+}
+
+gboolean
+udg_validate_timeout (gdouble timeout, GError **error)
+{
+  if (isnan (timeout))
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("Invalid delay: NaN (not a number)"));
+      return FALSE;
+    }
+  if (timeout < 0)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("Invalid delay: negative value"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gint64
+udg_deadline_from_timeout (gdouble timeout)
+{
+  if (isinf (timeout) || timeout > (gdouble) (G_MAXINT64 / G_USEC_PER_SEC / 2))
+    return G_MAXINT64;
+  return g_get_monotonic_time () + (gint64) (timeout * G_USEC_PER_SEC);
+}
+
+/* GLib creates some of its locks on first use and publishes them with
+ * atomics that ThreadSanitizer cannot see (the GRWLock behind error domains,
+ * taken by every g_set_error()).  Creating them here, before the server
+ * starts any thread, orders that creation before every use. */
+void
+udg_glib_warm_up (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      g_error_free (g_error_new_literal (UDG_ERROR, UDG_ERROR_FAILED, ""));
+      g_once_init_leave (&done, 1);
+    }
+}

@@ -1,0 +1,101 @@
+/* conformance-server: EasyNetwork's MyDatagramRequestHandler (SPEC.md §15)
+ * over the ASCII serializer, for clients inside and outside this project.
+ *
+ *   conformance-server [--ancillary] [--unnamed=ignore|warn|handle]
+ *                      [--mode=OCTAL] [--serializer=ascii|invalid|bad_serialize] PATH
+ *
+ * PATH may be a path, @name, or "" (autobind).  Prints "ready <address>" on
+ * stdout once serving, logs to stderr, and on SIGTERM or SIGINT shuts down
+ * cleanly, removes its socket file and exits 0.
+ *
+ * Commands: __ping__ -> pong; __error__, __os_error__ -> a logged handler
+ * error; __closed_client_error__ -> one WARNING; __eq__, __cache__ -> True;
+ * __wait__ then X -> "After wait: X"; __recvmsg__ then "fds" with fds ->
+ * "Received N file descriptors." (needs --ancillary); __sendmsg__ -> "fds"
+ * with 3 fds; anything else -> its uppercase; bytes outside ASCII ->
+ * "wrong encoding man.".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "udg-test-server.h"
+
+static GLogWriterOutput
+to_stderr (GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
+{
+  return g_log_writer_standard_streams (level, fields, n, data);
+}
+
+int
+main (int argc, char **argv)
+{
+  UdgTestServerConfig config = UDG_TEST_SERVER_CONFIG_INIT;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) addresses = NULL;
+  g_autofree gchar *where = NULL;
+  UdgTestServer *ts;
+  const gchar *path = NULL;
+  gboolean ok;
+
+  for (int i = 1; i < argc; i++)
+    {
+      const gchar *a = argv[i];
+
+      if (g_str_equal (a, "--ancillary"))
+        config.ancillary = TRUE;
+      else if (g_str_equal (a, "--unnamed=ignore"))
+        config.unnamed = UDG_UNNAMED_ADDRESSES_IGNORE;
+      else if (g_str_equal (a, "--unnamed=warn"))
+        config.unnamed = UDG_UNNAMED_ADDRESSES_WARN;
+      else if (g_str_equal (a, "--unnamed=handle"))
+        config.unnamed = UDG_UNNAMED_ADDRESSES_HANDLE;
+      else if (g_str_has_prefix (a, "--mode="))
+        config.mode = (gint) strtol (a + 7, NULL, 8);
+      else if (g_str_equal (a, "--serializer=ascii"))
+        config.serializer = UDG_TEST_SERIALIZER_ASCII;
+      else if (g_str_equal (a, "--serializer=invalid"))
+        config.serializer = UDG_TEST_SERIALIZER_CRASH_DESERIALIZE;
+      else if (g_str_equal (a, "--serializer=bad_serialize"))
+        config.serializer = UDG_TEST_SERIALIZER_CRASH_SERIALIZE;
+      else if (a[0] == '-' && a[1] == '-' && a[2] != '\0')
+        {
+          fprintf (stderr, "conformance-server: unknown option %s\n", a);
+          return 2;
+        }
+      else if (path == NULL)
+        path = a;
+      else
+        {
+          fprintf (stderr, "conformance-server: one PATH only\n");
+          return 2;
+        }
+    }
+  if (path == NULL)
+    {
+      fprintf (stderr, "usage: conformance-server [--ancillary] [--unnamed=ignore|warn|handle] "
+                       "[--mode=OCTAL] [--serializer=ascii|invalid|bad_serialize] PATH\n");
+      return 2;
+    }
+  config.path = path;
+  config.handle_signals = TRUE;
+  g_log_set_writer_func (to_stderr, NULL, NULL);
+
+  ts = udg_test_server_new (&config, NULL, &error);
+  if (ts == NULL || !udg_server_activate (ts->server, &error))
+    {
+      fprintf (stderr, "conformance-server: %s\n", error->message);
+      udg_test_server_free (ts);
+      return 1;
+    }
+  addresses = udg_server_get_addresses (ts->server);
+  where = udg_address_to_string (g_ptr_array_index (addresses, 0));
+  /* The handler's state is ts; serve in this (main) thread so that SIGINT
+   * and SIGTERM are handled. */
+  printf ("ready %s\n", where);
+  fflush (stdout);
+  ok = udg_server_serve_forever (ts->server, &error);
+  if (!ok)
+    fprintf (stderr, "conformance-server: %s\n", error->message);
+  udg_test_server_free (ts);
+  return ok ? 0 : 1;
+}
