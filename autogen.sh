@@ -5,7 +5,7 @@ set -e
 srcdir=$(dirname "$0")
 test -n "$srcdir" || srcdir=.
 cd "$srcdir"
-autoreconf --force --install --verbose
+autoreconf --force --install
 if test -z "$NOCONFIGURE"; then
   exec ./configure "$@"
 fi
