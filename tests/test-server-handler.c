@@ -104,7 +104,7 @@ START_TEST (test_from_unbound_socket)
         {
         case UDG_UNNAMED_ADDRESSES_IGNORE:
           ck_assert_int_eq (udg_test_recv (c, (char[8]) { 0 }, 8, 200), -1);
-          udg_server_get_stats (f.ts->server, &stats);
+          WAIT_STATS (f.ts->server, stats, stats.unnamed == 1);
           ck_assert_uint_eq (stats.unnamed, 1);
           ck_assert_uint_eq (f.ts->handle_calls, 0);
           ck_assert_uint_eq (udg_test_log_count (CRIT | WARN), 0);
@@ -693,7 +693,7 @@ START_TEST (test_request_handler_refuses)
   ck_assert (udg_test_send_str (c, f.address, "something"));
   ASSERT_NO_REPLY (c, 300);
   ck_assert_uint_eq (udg_test_log_count (CRIT | WARN), 0);
-  udg_server_get_stats (f.ts->server, &stats);
+  WAIT_STATS (f.ts->server, stats, stats.refused == 2);
   ck_assert_uint_eq (stats.refused, 2);
 
   g_atomic_int_set (&refuse_mode, 0);

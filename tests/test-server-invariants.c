@@ -178,14 +178,16 @@ START_TEST (test_dispatcher_not_blocked_by_handler)
         ck_assert (udg_test_send_str (sleepers[i], f.address, "more"));
     }
   /* The dispatcher reads them all while the handlers sleep. */
-  for (int tries = 0; tries < 100; tries++)
+  for (int tries = 0; tries < 500; tries++)
     {
       udg_server_get_stats (f.ts->server, &stats);
-      if (stats.received == n_sleepers * 6)
+      if (stats.received == n_sleepers * 6 && stats.running_invocations == n_sleepers &&
+          stats.queued_datagrams == n_sleepers * 5)
         break;
       g_usleep (10 * 1000);
     }
   ck_assert_uint_eq (stats.received, n_sleepers * 6);
+  ck_assert_uint_eq (stats.running_invocations, n_sleepers);
   ck_assert_uint_eq (stats.queued_datagrams, n_sleepers * 5);
   if (cores >= 2)
     {
@@ -241,7 +243,8 @@ START_TEST (test_mailbox_limit_drops_are_counted)
   for (int tries = 0; tries < 500; tries++)
     {
       udg_server_get_stats (f.ts->server, &stats);
-      if (stats.received == 20)
+      if (stats.received == 20 &&
+          stats.dropped_mailbox + stats.queued_datagrams + stats.running_invocations == 20)
         break;
       g_usleep (10 * 1000);
     }
@@ -353,7 +356,7 @@ START_TEST (test_pool_saturation)
   for (int tries = 0; tries < 500; tries++)
     {
       udg_server_get_stats (f.ts->server, &stats);
-      if (stats.received == 3)
+      if (stats.received == 3 && stats.queued_datagrams == 1)
         break;
       g_usleep (10 * 1000);
     }

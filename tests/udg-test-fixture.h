@@ -89,3 +89,17 @@ fixture_client (Fixture *f, const gchar *name)
     ck_assert_msg (got__ == NULL, "unexpected reply '%s'", got__);              \
   }                                                                             \
   G_STMT_END
+
+/* Polls the server's counters until @cond holds, for at most 5 s. */
+#define WAIT_STATS(server, stats, cond)                                         \
+  G_STMT_START                                                                  \
+  {                                                                             \
+    for (int t__ = 0; t__ < 500; t__++)                                         \
+      {                                                                         \
+        udg_server_get_stats ((server), &(stats));                              \
+        if (cond)                                                               \
+          break;                                                                \
+        g_usleep (10 * 1000);                                                   \
+      }                                                                         \
+  }                                                                             \
+  G_STMT_END

@@ -10,6 +10,7 @@
 #include <udgram/udg-address.h>
 #include <udgram/udg-ancillary.h>
 #include <udgram/udg-serializer.h>
+#include <udgram/udg-serializers.h>
 #include <udgram/udg-protocol.h>
 #include <udgram/udg-context-var.h>
 #include <udgram/udg-exit-stack.h>
