@@ -194,7 +194,7 @@ udg_ancillary_get_fds (UdgAncillary *ancillary,
   g_return_val_if_fail (ancillary != NULL, NULL);
   if (n_fds != NULL)
     *n_fds = ancillary->plain->len;
-  return ancillary->plain->len > 0 ? (const gint *) ancillary->plain->data : NULL;
+  return ancillary->plain->len > 0 ? &g_array_index (ancillary->plain, gint, 0) : NULL;
 }
 
 /**
@@ -245,7 +245,7 @@ udg_ancillary_get_credentials (UdgAncillary *ancillary,
   g_return_val_if_fail (ancillary != NULL, NULL);
   if (n_credentials != NULL)
     *n_credentials = ancillary->creds->len;
-  return ancillary->creds->len > 0 ? (const UdgCredentials *) ancillary->creds->data : NULL;
+  return ancillary->creds->len > 0 ? &g_array_index (ancillary->creds, UdgCredentials, 0) : NULL;
 }
 
 /**
@@ -333,14 +333,14 @@ udg_ancillary_iter_next (UdgAncillaryIter    *iter,
         {
           message->type = UDG_ANCILLARY_RIGHTS;
           message->n_items = ancillary->plain->len;
-          message->fds = (const gint *) ancillary->plain->data;
+          message->fds = &g_array_index (ancillary->plain, gint, 0);
           return TRUE;
         }
       if (step == 1 && ancillary->creds->len > 0)
         {
           message->type = UDG_ANCILLARY_CREDENTIALS;
           message->n_items = ancillary->creds->len;
-          message->credentials = (const UdgCredentials *) ancillary->creds->data;
+          message->credentials = &g_array_index (ancillary->creds, UdgCredentials, 0);
           return TRUE;
         }
     }
@@ -416,7 +416,8 @@ walk_control (gconstpointer control, gsize control_len, CmsgFunc func, gpointer 
   const guint8 *p = control;
   gsize offset = 0;
 
-  while (control_len - offset >= sizeof (struct cmsghdr))
+  /* offset may pass the end by the last message's alignment padding. */
+  while (offset < control_len && control_len - offset >= sizeof (struct cmsghdr))
     {
       struct cmsghdr hdr;
       gsize payload;

@@ -22,14 +22,28 @@ static gchar *
 escape_non_ascii (const gchar *text, gsize *len)
 {
   GString *out = g_string_sized_new (*len + 16);
+  const gchar *p = text, *end = text + *len;
 
-  for (const gchar *p = text; *p != '\0'; p = g_utf8_next_char (p))
+  while (p < end)
     {
-      gunichar c = g_utf8_get_char (p);
+      gunichar c;
 
-      if (c < 0x80)
-        g_string_append_c (out, (gchar) c);
-      else if (c < 0x10000)
+      if ((guchar) *p < 0x80)
+        {
+          g_string_append_c (out, *p++);
+          continue;
+        }
+      /* json-glib keeps what "\ud800" decodes to, which is not UTF-8: such
+       * bytes become U+FFFD rather than be read past. */
+      c = g_utf8_get_char_validated (p, end - p);
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append (out, "\\ufffd");
+          p++;
+          continue;
+        }
+      p = g_utf8_next_char (p);
+      if (c < 0x10000)
         g_string_append_printf (out, "\\u%04x", c);
       else
         {

@@ -203,7 +203,7 @@ int
 main (void)
 {
   Suite *s = suite_create ("UdgAddress");
-  TCase *tc = tcase_create ("core");
+  TCase *tc = udg_test_tcase_create ("core");
 
   tcase_add_test (tc, test_pathname);
   tcase_add_test (tc, test_abstract_with_nul);

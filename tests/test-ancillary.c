@@ -240,6 +240,17 @@ START_TEST (test_malformed_control)
   h->cmsg_type = 7;
   ck_assert (udg_ancillary_update_from_raw (a, unknown, sizeof unknown, 0, NULL));
   ck_assert (udg_ancillary_is_empty (a));
+  /* The last message's padding runs past the end of the buffer. */
+  {
+    guint8 padded[CMSG_SPACE (sizeof (int)) + 4] = { 0 };
+    struct cmsghdr *c = (struct cmsghdr *) padded;
+
+    c->cmsg_len = CMSG_LEN (sizeof (struct ucred)) - 4; /* 24: aligned to 24 */
+    c->cmsg_level = 54321;
+    c->cmsg_type = 1;
+    ck_assert (udg_ancillary_update_from_raw (a, padded, CMSG_LEN (sizeof (struct ucred)) - 4 + 2, 0, NULL));
+    ck_assert (udg_ancillary_is_empty (a));
+  }
   /* A short buffer is not a header. */
   ck_assert (udg_ancillary_update_from_raw (a, unknown, 3, 0, NULL));
   ck_assert (udg_ancillary_is_empty (a));
@@ -290,7 +301,7 @@ int
 main (void)
 {
   Suite *s = suite_create ("UdgAncillary");
-  TCase *tc = tcase_create ("core");
+  TCase *tc = udg_test_tcase_create ("core");
 
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_pass_fds);

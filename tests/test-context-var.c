@@ -60,7 +60,7 @@ int
 main (void)
 {
   Suite *s = suite_create ("UdgContextVar");
-  TCase *tc = tcase_create ("core");
+  TCase *tc = udg_test_tcase_create ("core");
 
   tcase_add_test (tc, test_set_get_replace);
   tcase_add_test (tc, test_threads_are_isolated);

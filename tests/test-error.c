@@ -68,7 +68,7 @@ int
 main (void)
 {
   Suite *s = suite_create ("UdgError");
-  TCase *tc = tcase_create ("core");
+  TCase *tc = udg_test_tcase_create ("core");
 
   tcase_add_test (tc, test_quark);
   tcase_add_test (tc, test_codes_are_distinct);

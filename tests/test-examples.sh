@@ -19,3 +19,17 @@ expected=$(printf 'hello\ntwo words')
 [ $rc -eq 0 ] || { echo "FAIL: echo-server exited $rc"; exit 1; }
 [ ! -e "$tmp/echo.sock" ] || { echo "FAIL: socket file left behind"; exit 1; }
 echo "ok: echo pair"
+
+# The protocol examples print their exchanges.
+check_output () {
+  name=$1; expected=$2
+  got=$(timeout 20 "$builddir/examples/$name" 2>"$tmp/$name.err") || { echo "FAIL: $name exited $?"; cat "$tmp/$name.err"; exit 1; }
+  [ "$got" = "$expected" ] || { printf 'FAIL: %s printed:\n%s\nexpected:\n%s\n' "$name" "$got" "$expected"; exit 1; }
+  echo "ok: $name"
+}
+check_output struct-variant "sent {7, 1.5, -2, seven} as 30 bytes, got {7, 3, -4, seven}"
+check_output json-converter '{"item":"tea","quantity":2} -> {"item":"tea (confirmed)","quantity":2}
+{"item":"tea"} -> {"item":"refused","quantity":0}'
+check_output custom-serializer "READY=1 STATUS=warming up
+serialized back: 26 bytes
+refused: line 1 is not KEY=VALUE"

@@ -185,7 +185,7 @@ int
 main (void)
 {
   Suite *s = suite_create ("UdgProtocol");
-  TCase *tc = tcase_create ("core");
+  TCase *tc = udg_test_tcase_create ("core");
 
   tcase_add_test (tc, test_bytes_roundtrip);
   tcase_add_test (tc, test_ascii);

@@ -735,7 +735,7 @@ int
 main (void)
 {
   Suite *s = suite_create ("UdgServer handler");
-  TCase *tc = tcase_create ("spec-15.1");
+  TCase *tc = udg_test_tcase_create ("spec-15.1");
 
   tcase_set_timeout (tc, 60);
   /* Loop index: bit 0 abstract address, bit 1 receive_ancillary_data. */

@@ -510,7 +510,7 @@ int
 main (void)
 {
   Suite *s = suite_create ("UdgServer invariants");
-  TCase *tc = tcase_create ("invariants");
+  TCase *tc = udg_test_tcase_create ("invariants");
 
   tcase_set_timeout (tc, 60);
   tcase_add_loop_test (tc, test_one_invocation_per_client_fifo, 0, 4);

@@ -582,7 +582,7 @@ int
 main (void)
 {
   Suite *s = suite_create ("UdgServer lifecycle");
-  TCase *tc = tcase_create ("lifecycle");
+  TCase *tc = udg_test_tcase_create ("lifecycle");
 
   tcase_set_timeout (tc, 30);
   tcase_add_test (tc, test_constructor_validation);

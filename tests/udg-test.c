@@ -376,3 +376,18 @@ udg_test_run (Suite *suite)
   srunner_free (runner);
   return failed == 0 ? 0 : 1;
 }
+
+static void
+clear_logs_fixture (void)
+{
+  udg_test_log_clear ();
+}
+
+TCase *
+udg_test_tcase_create (const char *name)
+{
+  TCase *tc = tcase_create (name);
+
+  tcase_add_checked_fixture (tc, clear_logs_fixture, NULL);
+  return tc;
+}

@@ -50,3 +50,7 @@ G_END_DECLS
 
 /* Runs @suite with log capture installed; the exit status for make check. */
 int       udg_test_run             (Suite *suite);
+
+/* tcase_create() whose tests each start with an empty log capture (with
+ * CK_FORK=no, as under valgrind, every test shares the process). */
+TCase    *udg_test_tcase_create    (const char *name);

@@ -61,13 +61,22 @@ typedef enum
  * UdgCompressor:
  * @UDG_COMPRESSOR_ZLIB: one zlib stream (RFC 1950) per datagram
  * @UDG_COMPRESSOR_GZIP: one gzip member (RFC 1952) per datagram
+ * @UDG_COMPRESSOR_BZ2: one bzip2 stream per datagram (EasyNetwork's
+ *   `BZ2CompressorSerializer`), when built with libbz2
+ * @UDG_COMPRESSOR_ZSTD: one Zstandard frame per datagram, when built with
+ *   libzstd
+ * @UDG_COMPRESSOR_LZ4: one LZ4 frame per datagram, when built with liblz4
  *
- * The formats of udg_compressor_serializer_new().
+ * The formats of udg_compressor_serializer_new(); see
+ * udg_compressor_is_supported().
  */
 typedef enum
 {
   UDG_COMPRESSOR_ZLIB,
   UDG_COMPRESSOR_GZIP,
+  UDG_COMPRESSOR_BZ2,
+  UDG_COMPRESSOR_ZSTD,
+  UDG_COMPRESSOR_LZ4,
 } UdgCompressor;
 
 /**
@@ -110,7 +119,10 @@ UDG_AVAILABLE_IN_1_0
 UdgSerializer *udg_compressor_serializer_new     (UdgSerializer      *inner,
                                                   UdgCompressor       format,
                                                   gint                level,
-                                                  gsize               limit);
+                                                  gsize               limit,
+                                                  GError            **error);
+UDG_AVAILABLE_IN_1_0
+gboolean       udg_compressor_is_supported       (UdgCompressor       format);
 UDG_AVAILABLE_IN_1_0
 UdgSerializer *udg_stapled_serializer_new        (UdgSerializer      *sent,
                                                   UdgSerializer      *received);
