@@ -632,3 +632,38 @@ udg_ancillary_count_control_fds (gconstpointer control,
   walk_control (control, control_len, count_cmsg_fds, &count);
   return count;
 }
+
+typedef struct
+{
+  gboolean found;
+  UdgCredentials *out;
+} FindCredentials;
+
+static void
+find_cmsg_credentials (int level, int type, const guint8 *data, gsize len, gpointer user_data)
+{
+  FindCredentials *find = user_data;
+  struct ucred uc;
+
+  if (find->found || level != SOL_SOCKET || type != SCM_CREDENTIALS || len < sizeof uc)
+    return;
+  memcpy (&uc, data, sizeof uc);
+  find->out->pid = uc.pid;
+  find->out->uid = uc.uid;
+  find->out->gid = uc.gid;
+  find->found = TRUE;
+}
+
+/* The first SCM_CREDENTIALS of @control, without touching its fds. */
+gboolean
+udg_ancillary_find_credentials (gconstpointer   control,
+                                gsize           control_len,
+                                UdgCredentials *credentials)
+{
+  FindCredentials find = { FALSE, credentials };
+
+  if (control == NULL || control_len == 0)
+    return FALSE;
+  walk_control (control, control_len, find_cmsg_credentials, &find);
+  return find.found;
+}

@@ -245,6 +245,8 @@ deliver (UdgClient           *client,
 
   g_clear_pointer (&invocation->current, g_bytes_unref);
   invocation->current = g_bytes_ref (dg->data);
+  invocation->has_credentials = dg->has_credentials;
+  invocation->credentials = dg->credentials;
   packet = udg_protocol_build_packet_from_datagram (server->protocol, dg->data, error);
   udg_datagram_free (dg);
   if (packet == NULL)
@@ -357,6 +359,38 @@ udg_client_get_datagram (UdgClient *client)
   g_return_val_if_fail (client != NULL, NULL);
   invocation = own_invocation (client);
   return invocation != NULL ? invocation->current : NULL;
+}
+
+/**
+ * udg_client_get_credentials:
+ * @client: a #UdgClient
+ * @credentials: (out caller-allocates): the sender's credentials
+ *
+ * The kernel-verified credentials of the datagram the current invocation of
+ * @client last took with udg_client_recv(): a shortcut for reading
+ * SCM_CREDENTIALS without a #UdgRecvAncillaryFunc.  They come with every
+ * datagram when the server was built with
+ * udg_server_options_set_pass_credentials(), or with receive_ancillary_data
+ * and `SO_PASSCRED` set in `service_init` (datagrams queued before that
+ * carry pid 0 and uid 65534).
+ *
+ * Returns: %TRUE when the datagram carried credentials
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_client_get_credentials (UdgClient      *client,
+                            UdgCredentials *credentials)
+{
+  UdgInvocation *invocation;
+
+  g_return_val_if_fail (client != NULL, FALSE);
+  g_return_val_if_fail (credentials != NULL, FALSE);
+  invocation = own_invocation (client);
+  if (invocation == NULL || invocation->current == NULL || !invocation->has_credentials)
+    return FALSE;
+  *credentials = invocation->credentials;
+  return TRUE;
 }
 
 /**

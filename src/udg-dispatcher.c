@@ -266,6 +266,17 @@ typedef struct
   gint64 last_drop_log;
 } Dispatcher;
 
+static gboolean
+uid_allowed (UdgServer *server, const UdgCredentials *credentials)
+{
+  if (credentials == NULL)
+    return FALSE;
+  for (guint i = 0; i < server->options.n_allowed_uids; i++)
+    if (server->options.allowed_uids[i] == credentials->uid)
+      return TRUE;
+  return FALSE;
+}
+
 /* With clients_lock held. Returns the client to release afterwards. */
 static UdgClient *
 route (UdgServer *server, Dispatcher *d, struct mmsghdr *m, gboolean *schedule)
@@ -274,6 +285,8 @@ route (UdgServer *server, Dispatcher *d, struct mmsghdr *m, gboolean *schedule)
   UdgClient *client;
   UdgDatagram *dg;
   const struct msghdr *h = &m->msg_hdr;
+  UdgCredentials credentials = { 0, 0, 0 };
+  gboolean has_credentials;
   gboolean full;
 
   *schedule = FALSE;
@@ -289,6 +302,16 @@ route (UdgServer *server, Dispatcher *d, struct mmsghdr *m, gboolean *schedule)
     }
   if (h->msg_flags & MSG_CTRUNC)
     UDG_STAT_ADD (server, ancillary_truncated, 1);
+
+  has_credentials = udg_ancillary_find_credentials (h->msg_control, h->msg_controllen, &credentials);
+  if (server->options.n_allowed_uids > 0 && !uid_allowed (server, has_credentials ? &credentials : NULL))
+    {
+      UDG_STAT_ADD (server, denied, 1);
+      udg_ancillary_close_control_fds (h->msg_control, h->msg_controllen);
+      udg_log (G_LOG_LEVEL_DEBUG, NULL, "Refused a datagram from uid %ld: not in the allowed uids",
+               has_credentials ? (long) credentials.uid : -1L);
+      return NULL;
+    }
 
   udg_address_init_from_sockaddr (&key, h->msg_name, h->msg_namelen);
   if (key.kind == UDG_ADDRESS_UNNAMED && server->options.unnamed != UDG_UNNAMED_ADDRESSES_HANDLE)
@@ -309,8 +332,21 @@ route (UdgServer *server, Dispatcher *d, struct mmsghdr *m, gboolean *schedule)
       dg = g_new (UdgDatagram, 1);
       dg->data = g_bytes_new (h->msg_iov[0].iov_base, m->msg_len);
       dg->flags = h->msg_flags;
-      dg->control_len = h->msg_controllen;
-      dg->control = dg->control_len > 0 ? g_memdup2 (h->msg_control, dg->control_len) : NULL;
+      dg->has_credentials = has_credentials;
+      if (has_credentials)
+        dg->credentials = credentials;
+      if (server->options.receive_ancillary_data && h->msg_controllen > 0)
+        {
+          dg->control_len = h->msg_controllen;
+          dg->control = g_memdup2 (h->msg_control, dg->control_len);
+        }
+      else
+        {
+          /* Control data only for the credentials: no fd may stay open. */
+          udg_ancillary_close_control_fds (h->msg_control, h->msg_controllen);
+          dg->control = NULL;
+          dg->control_len = 0;
+        }
       g_queue_push_tail (&client->mailbox, dg);
       if (client->state == CLIENT_IDLE)
         {
@@ -368,7 +404,7 @@ dispatcher_main (gpointer data)
   };
 
   b->buffers = g_malloc (BATCH * server->options.max_datagram_size);
-  if (server->options.receive_ancillary_data)
+  if (server->options.receive_ancillary_data || server->options.pass_credentials)
     b->controls = g_malloc (BATCH * server->ancillary_bufsize);
 
   for (;;)

@@ -3,6 +3,7 @@
  */
 #include "udg-server-private.h"
 
+#include <string.h>
 #include <sys/socket.h>
 
 /**
@@ -218,6 +219,54 @@ udg_server_options_set_handle_signals (UdgServerOptions *options,
 {
   g_return_if_fail (options != NULL);
   options->handle_signals = handle;
+}
+
+/**
+ * udg_server_options_set_pass_credentials:
+ * @options: options
+ * @pass: whether to set `SO_PASSCRED` on the socket before it is bound
+ *
+ * With it, every datagram carries its sender's kernel-verified pid, uid
+ * and gid: udg_client_get_credentials() reads them, and so does a
+ * #UdgRecvAncillaryFunc (as SCM_CREDENTIALS).  Setting `SO_PASSCRED` here
+ * rather than in `service_init` means no datagram arrives without them.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_pass_credentials (UdgServerOptions *options,
+                                         gboolean          pass)
+{
+  g_return_if_fail (options != NULL);
+  options->pass_credentials = pass;
+}
+
+/**
+ * udg_server_options_set_allowed_uids:
+ * @options: options
+ * @uids: (array length=n_uids) (nullable): the user ids allowed to send
+ * @n_uids: how many (at most 32); 0 allows everyone
+ *
+ * Refuses datagrams from any other user, checked by the dispatcher on the
+ * kernel-supplied credentials before any handler runs: a refused datagram
+ * is dropped (its descriptors closed) and counted in #UdgServerStats.denied.
+ * It turns on udg_server_options_set_pass_credentials().  Abstract sockets
+ * have no file permissions: this is their access control.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_allowed_uids (UdgServerOptions *options,
+                                     const uid_t      *uids,
+                                     guint             n_uids)
+{
+  g_return_if_fail (options != NULL);
+  g_return_if_fail (uids != NULL || n_uids == 0);
+  g_return_if_fail (n_uids <= G_N_ELEMENTS (options->allowed_uids));
+  memcpy (options->allowed_uids, uids, n_uids * sizeof (uid_t));
+  options->n_allowed_uids = n_uids;
+  if (n_uids > 0)
+    options->pass_credentials = TRUE;
 }
 
 /**

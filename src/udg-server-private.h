@@ -24,6 +24,9 @@ struct _UdgServerOptions
   guint mailbox_limit;
   gboolean handle_signals;
   gdouble send_timeout;
+  gboolean pass_credentials;
+  uid_t allowed_uids[32];
+  guint n_allowed_uids;
 };
 
 /* One received datagram waiting in a mailbox. */
@@ -33,6 +36,8 @@ typedef struct
   guint8 *control;     /* (owned) (nullable): raw control data; owns its fds */
   gsize control_len;
   gint flags;          /* recvmsg() flags */
+  gboolean has_credentials;
+  UdgCredentials credentials;  /* the kernel's, when SO_PASSCRED is on */
 } UdgDatagram;
 
 G_GNUC_INTERNAL void udg_datagram_free (UdgDatagram *dg);
@@ -66,6 +71,8 @@ typedef struct
   UdgClient *client;       /* (unowned): the worker holds a reference */
   UdgDatagram *first;      /* (owned) (nullable): not yet consumed */
   GBytes *current;         /* (owned) (nullable): last datagram consumed */
+  gboolean has_credentials;
+  UdgCredentials credentials; /* of the last datagram consumed */
 } UdgInvocation;
 
 G_GNUC_INTERNAL UdgInvocation *udg_invocation_get_current (void);
@@ -76,7 +83,7 @@ G_GNUC_INTERNAL void udg_client_drop_mailbox (UdgClient *client, guint64 *counte
 typedef struct
 {
   guint64 received, handled, refused, dropped_mailbox, dropped_shutdown, truncated,
-      unnamed, parse_errors, handler_errors, send_errors, ancillary_truncated,
+      unnamed, denied, parse_errors, handler_errors, send_errors, ancillary_truncated,
       active_clients, running_invocations, blocked_in_recv, queued_datagrams;
 } UdgStatsCounters;
 

@@ -160,8 +160,13 @@ udg_server_new_for_address (UdgAddress             *address,
   server->user_data = user_data;
   server->destroy = destroy;
   server->options = *options;
-  server->ancillary_bufsize = options->ancillary_bufsize_set ? (gsize) options->ancillary_bufsize
-                                                             : CMSG_SPACE (8192);
+  if (options->ancillary_bufsize_set)
+    server->ancillary_bufsize = (gsize) options->ancillary_bufsize;
+  else if (options->receive_ancillary_data)
+    server->ancillary_bufsize = CMSG_SPACE (8192);
+  else
+    /* Credentials only; descriptors that come anyway are closed at once. */
+    server->ancillary_bufsize = CMSG_SPACE (sizeof (struct ucred)) + CMSG_SPACE (16 * sizeof (int));
   server->context = g_main_context_new ();
   pthread_mutex_init (&server->lock, NULL);
   pthread_condattr_init (&attr);
@@ -305,6 +310,14 @@ bind_socket (UdgServer *server, GError **error)
     {
       udg_set_error_from_errno (error, errno, _("Unable to create a Unix datagram socket"));
       return FALSE;
+    }
+  /* Before bind: a datagram queued before SO_PASSCRED carries placeholder
+   * credentials (pid 0, uid 65534). */
+  if (server->options.pass_credentials)
+    {
+      int one = 1;
+
+      setsockopt (fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
     }
   len = udg_address_to_sockaddr (server->requested, &sa);
   if (bind (fd, (struct sockaddr *) &sa, len) < 0)
@@ -971,6 +984,7 @@ udg_server_get_stats (UdgServer      *server,
   READ (dropped_shutdown);
   READ (truncated);
   READ (unnamed);
+  READ (denied);
   READ (parse_errors);
   READ (handler_errors);
   READ (send_errors);

@@ -33,3 +33,5 @@ check_output json-converter '{"item":"tea","quantity":2} -> {"item":"tea (confir
 check_output custom-serializer "READY=1 STATUS=warming up
 serialized back: 26 bytes
 refused: line 1 is not KEY=VALUE"
+check_output send-fds "reply: here is a descriptor, with 1 descriptor; read through it: hello, client"
+check_output receive-fds "server saw: 2 file descriptors; credentials uid=$(id -u) "

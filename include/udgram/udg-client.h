@@ -113,6 +113,9 @@ UDG_AVAILABLE_IN_1_0
 GCancellable *udg_client_get_cancellable            (UdgClient           *client);
 UDG_AVAILABLE_IN_1_0
 GBytes       *udg_client_get_datagram               (UdgClient           *client);
+UDG_AVAILABLE_IN_1_0
+gboolean      udg_client_get_credentials            (UdgClient           *client,
+                                                     UdgCredentials      *credentials);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (UdgClient, udg_client_unref)
 

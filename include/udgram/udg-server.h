@@ -73,6 +73,8 @@ typedef struct
  * @dropped_shutdown: datagrams still queued when the server stopped
  * @truncated: datagrams longer than max_datagram_size, dropped unparsed
  * @unnamed: datagrams from unbound senders dropped by the unnamed policy
+ * @denied: datagrams refused by the uid allow-list (see
+ *   udg_server_options_set_allowed_uids())
  * @parse_errors: datagrams the protocol could not parse
  * @handler_errors: handler invocations that returned an error
  * @send_errors: replies that could not be sent
@@ -94,6 +96,7 @@ typedef struct
   guint64 dropped_shutdown;
   guint64 truncated;
   guint64 unnamed;
+  guint64 denied;
   guint64 parse_errors;
   guint64 handler_errors;
   guint64 send_errors;
@@ -103,7 +106,7 @@ typedef struct
   guint64 blocked_in_recv;
   guint64 queued_datagrams;
   /*< private >*/
-  guint64 padding[8];
+  guint64 padding[7];
 } UdgServerStats;
 
 typedef struct _UdgServerOptions UdgServerOptions;
@@ -141,6 +144,13 @@ void              udg_server_options_set_handle_signals    (UdgServerOptions *op
 UDG_AVAILABLE_IN_1_0
 void              udg_server_options_set_send_timeout      (UdgServerOptions *options,
                                                             gdouble           seconds);
+UDG_AVAILABLE_IN_1_0
+void              udg_server_options_set_pass_credentials  (UdgServerOptions *options,
+                                                            gboolean          pass);
+UDG_AVAILABLE_IN_1_0
+void              udg_server_options_set_allowed_uids      (UdgServerOptions *options,
+                                                            const uid_t      *uids,
+                                                            guint             n_uids);
 
 UDG_AVAILABLE_IN_1_0
 UdgServer    *udg_server_new                  (const gchar            *path,
