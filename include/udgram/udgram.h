@@ -16,5 +16,6 @@
 #include <udgram/udg-exit-stack.h>
 #include <udgram/udg-client.h>
 #include <udgram/udg-server.h>
+#include <udgram/udg-endpoint.h>
 
 #undef __UDGRAM_INSIDE__

@@ -1,0 +1,139 @@
+#!/bin/sh
+# The udgram tool through real sockets: serve + send, interoperating with
+# socat and Python's socket module, listen with logger, exit codes, the
+# composed protocols against a standard-library Python peer, and the demo.
+# Every wait is bounded.
+set -u
+builddir=${top_builddir:-.}
+srcdir=${top_srcdir:-.}
+udgram="$builddir/tools/udgram"
+tmp=$(mktemp -d /tmp/udgt-XXXXXX)
+pids=
+cleanup () { for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+fail () { echo "FAIL: $*"; exit 1; }
+
+# Starts a background command whose stdout gets a line matching $2.
+start_bg () {
+  out=$1; pattern=$2; shift 2
+  "$@" >"$out" 2>"$out.err" &
+  pid=$!; pids="$pids $pid"
+  i=0
+  while ! grep -q "$pattern" "$out" "$out.err" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 500 ] && { cat "$out.err"; fail "$* did not start"; }
+    kill -0 $pid 2>/dev/null || { cat "$out.err"; fail "$* exited"; }
+    sleep 0.01
+  done
+}
+
+# --- help and exit codes ----------------------------------------------------------
+"$udgram" --help >/dev/null || fail "--help"
+for c in serve send listen demo; do
+  "$udgram" $c --help >/dev/null || fail "$c --help"
+done
+"$udgram" nosuch 2>/dev/null; [ $? -eq 2 ] || fail "unknown command is not exit 2"
+"$udgram" send 2>/dev/null; [ $? -eq 2 ] || fail "send without arguments is not exit 2"
+"$udgram" send "$tmp/nobody.sock" hi 2>"$tmp/err"; [ $? -eq 1 ] || fail "send to nobody is not exit 1"
+grep -q "cannot reach" "$tmp/err" || fail "no clear message for a missing server"
+echo "ok: help and exit codes"
+
+# --- serve + send ------------------------------------------------------------------
+sock="$tmp/up.sock"
+start_bg "$tmp/serve.out" "serving at" timeout 60 "$udgram" serve --upper --mode=0600 "$sock"
+serve_pid=$pid
+[ "$(stat -c %a "$sock")" = 600 ] || fail "--mode=0600 gave $(stat -c %a "$sock")"
+got=$(timeout 10 "$udgram" send "$sock" hello "two words") || fail "send exited $?"
+[ "$got" = "$(printf 'HELLO\nTWO WORDS')" ] || fail "send printed '$got'"
+echo "ok: serve --upper + send"
+
+# socat as the client.
+if command -v socat >/dev/null 2>&1; then
+  got=$(echo hi | timeout 10 socat -t 1 - "UNIX-SENDTO:$sock,bind=$tmp/socat.sock")
+  [ "$got" = "HI" ] || fail "socat got '$got'"
+  echo "ok: socat client"
+else
+  echo "SKIP: socat is not installed"
+fi
+# Python's socket module as the client.
+got=$(timeout 10 python3 -c "
+import socket, sys
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); c.bind(''); c.settimeout(3)
+c.sendto(b'from python', sys.argv[1]); print(c.recv(65536).decode())" "$sock") || fail "python client"
+[ "$got" = "FROM PYTHON" ] || fail "python got '$got'"
+echo "ok: python client"
+
+# SIGINT: clean stop, statistics, socket file removed.
+kill -INT $serve_pid
+wait $serve_pid; rc=$?
+[ $rc -eq 0 ] || fail "serve exited $rc on SIGINT"
+grep -q "udgram: received 4, handled 4" "$tmp/serve.out" || { cat "$tmp/serve.out"; fail "no statistics"; }
+[ ! -e "$sock" ] || fail "socket file left behind"
+echo "ok: SIGINT stops serve cleanly"
+
+# send against a Python server (socat would do too); and a timeout.
+start_bg "$tmp/py.out" "ready" timeout 30 python3 -c "
+import socket, sys, os
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); print('ready', flush=True)
+data, addr = s.recvfrom(65536); s.sendto(b'python says ' + data, addr)
+data, addr = s.recvfrom(65536)  # the second one gets no reply
+os.unlink(sys.argv[1])" "$tmp/py.sock"
+got=$(timeout 10 "$udgram" send "$tmp/py.sock" hi) || fail "send to python"
+[ "$got" = "python says hi" ] || fail "python server reply '$got'"
+timeout 10 "$udgram" send --timeout=0.3 "$tmp/py.sock" silence 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] || fail "no reply is not exit 1 ($rc)"
+grep -q "no reply from" "$tmp/err" || fail "no clear timeout message"
+echo "ok: send against a Python server, and its timeout"
+
+# --- listen ------------------------------------------------------------------------
+start_bg "$tmp/listen.out" "listening at" timeout 60 "$udgram" listen --credentials "$tmp/log.sock"
+listen_pid=$pid
+if command -v logger >/dev/null 2>&1; then
+  logger -d -u "$tmp/log.sock" -t mytag "hello from logger" || fail "logger"
+  i=0; while ! grep -q "mytag: hello from logger" "$tmp/listen.out"; do
+    i=$((i + 1)); [ $i -gt 300 ] && { cat "$tmp/listen.out"; fail "listen did not print logger's message"; }; sleep 0.01; done
+  grep "mytag: hello from logger" "$tmp/listen.out" | grep -q "from <unnamed>, .* uid $(id -u)" ||
+    { cat "$tmp/listen.out"; fail "no sender credentials"; }
+  echo "ok: listen --credentials prints logger's message"
+else
+  echo "SKIP: logger is not installed"
+fi
+timeout 10 "$udgram" send --no-reply --fd=/dev/null "$tmp/log.sock" "with a descriptor" || fail "send --fd"
+i=0; while ! grep -q "1 descriptors (closed): with a descriptor" "$tmp/listen.out"; do
+  i=$((i + 1)); [ $i -gt 300 ] && { cat "$tmp/listen.out"; fail "listen did not report the fd"; }; sleep 0.01; done
+echo "ok: send --fd, listen closes it"
+kill -TERM $listen_pid; wait $listen_pid
+
+start_bg "$tmp/json.out" "listening at" timeout 60 "$udgram" listen --json "$tmp/json.sock"
+timeout 10 "$udgram" send --no-reply "$tmp/json.sock" 'a "quoted" line' || fail "send to listen --json"
+i=0; while ! grep -q '"data":"a \\"quoted\\" line"' "$tmp/json.out"; do
+  i=$((i + 1)); [ $i -gt 300 ] && { cat "$tmp/json.out"; fail "listen --json"; }; sleep 0.01; done
+python3 -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$tmp/json.out" || fail "listen --json is not JSON"
+echo "ok: listen --json"
+
+# --- composed protocols against a standard-library Python peer --------------------
+"$udgram" keygen >"$tmp/key" || fail "keygen"
+[ "$(wc -c <"$tmp/key")" -eq 45 ] || fail "keygen printed $(wc -c <"$tmp/key") bytes"
+start_bg "$tmp/stack.out" "serving at" timeout 60 "$udgram" serve --echo --protocol=json --compress=zlib \
+  --base64 --key-file="$tmp/key" "$tmp/stack.sock"
+stack_pid=$pid
+timeout 30 python3 "$srcdir/tests/python-peer.py" client "$tmp/stack.sock" "$tmp/key" || fail "python peer against udgram serve"
+kill -INT $stack_pid; wait $stack_pid
+grep -q "bad datagram from" "$tmp/stack.out.err" || fail "forged datagrams were not reported"
+echo "ok: udgram serve speaks base64(zlib(json)) with HMAC to a Python peer"
+
+start_bg "$tmp/pys.out" "ready" timeout 30 python3 "$srcdir/tests/python-peer.py" server "$tmp/pys.sock" "$tmp/key"
+got=$(timeout 10 "$udgram" send --protocol=json --compress=zlib --base64 --key-file="$tmp/key" "$tmp/pys.sock" \
+  '{"a":[1,2],"b":"caf\u00e9"}' '"stop"') || fail "udgram send against the python server"
+[ "$got" = "$(printf '{"a":[1,2],"b":"caf\303\251"}\n"stop"')" ] || fail "python server echoed '$got'"
+echo "ok: udgram send speaks the same stack to a Python server"
+
+printf 'short\n' >"$tmp/badkey"
+"$udgram" send --base64 --key-file="$tmp/badkey" "$tmp/x.sock" m 2>"$tmp/err"; [ $? -eq 2 ] || fail "bad key is not exit 2"
+grep -q "signing key must be 32" "$tmp/err" || fail "no clear message for a bad key"
+echo "ok: a bad key file is refused at start"
+
+# --- demo --------------------------------------------------------------------------
+timeout 30 "$udgram" demo >"$tmp/demo.out" || { cat "$tmp/demo.out"; fail "demo exited $?"; }
+grep -q "got the second part: the second part" "$tmp/demo.out" || fail "demo transcript"
+grep -q "received 1 file descriptor" "$tmp/demo.out" || fail "demo fd passing"
+echo "ok: demo"
