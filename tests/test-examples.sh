@@ -35,3 +35,27 @@ serialized back: 26 bytes
 refused: line 1 is not KEY=VALUE"
 check_output send-fds "reply: here is a descriptor, with 1 descriptor; read through it: hello, client"
 check_output receive-fds "server saw: 2 file descriptors; credentials uid=$(id -u) "
+
+# One example per section of SEED.txt.
+check_output request-handler "first request -> Response to 'first request'
+second request -> Response to 'second request'"
+check_output refuse-datagrams "from a path -> welcome
+from an abstract name -> (no reply)
+refused: 1"
+check_output error-handling 'a good request -> Response
+\xe9t\xe9 -> BadRequest'
+check_output timeouts "first -> Response (send the next within 0.5 s)
+second -> Response to the second request 'second'
+first again -> Response (send the next within 0.5 s)
+(silence) -> TimedOut"
+check_output client-metadata "hello -> client.sock (a pathname address, uid mine) sent 'hello'"
+check_output service-init "how is the timer? -> the timer ticks
+Service stopped"
+check_output socket-options "who am I? -> SO_PASSCRED=1, credentials are mine"
+check_output context-vars "Received request -> [demo-service] From alice.sock: Received request
+Received request -> [demo-service] From bob.sock: Received request"
+check_output server-object "before: listening=0 serving=0
+running: listening=1 serving=1 addresses=1
+Request -> Response
+after shutdown: listening=1 serving=0
+after close: listening=0, socket file removed"
