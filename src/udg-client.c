@@ -23,23 +23,42 @@
  * next one.  udg_client_send_packet() replies.
  */
 
+#define MAX_SPARE_CLIENTS 256
+
+/* With server->clients_lock held. */
 UdgClient *
 udg_client_new (UdgServer *server, const UdgAddress *peer)
 {
-  UdgClient *client = g_new0 (UdgClient, 1);
-  pthread_condattr_t attr;
+  UdgClient *client = g_queue_pop_head (&server->spare_clients);
 
+  if (client == NULL)
+    {
+      pthread_condattr_t attr;
+
+      client = g_new0 (UdgClient, 1);
+      pthread_mutex_init (&client->lock, NULL);
+      pthread_condattr_init (&attr);
+      pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+      pthread_cond_init (&client->cond, &attr);
+      pthread_condattr_destroy (&attr);
+    }
   client->ref_count = 1;
   client->server = udg_server_ref (server);
   client->peer = udg_address_dup (peer);
-  pthread_mutex_init (&client->lock, NULL);
-  pthread_condattr_init (&attr);
-  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-  pthread_cond_init (&client->cond, &attr);
-  pthread_condattr_destroy (&attr);
   g_queue_init (&client->mailbox);
   client->state = CLIENT_IDLE;
+  client->waiting = FALSE;
   return client;
+}
+
+void
+udg_client_destroy_spare (gpointer data)
+{
+  UdgClient *client = data;
+
+  pthread_cond_destroy (&client->cond);
+  pthread_mutex_destroy (&client->lock);
+  g_free (client);
 }
 
 /* A reference from the weak table: fails once the last one is gone. */
@@ -119,17 +138,22 @@ udg_client_unref (UdgClient *client)
     return;
 
   server = client->server;
+  /* Nothing is queued for a client nobody holds, but be safe with fds. */
+  g_queue_clear_full (&client->mailbox, (GDestroyNotify) udg_datagram_free);
   pthread_mutex_lock (&server->clients_lock);
   if (g_hash_table_lookup (server->clients, client->peer) == client)
     g_hash_table_remove (server->clients, client->peer);
-  pthread_mutex_unlock (&server->clients_lock);
-
-  /* Nothing is queued for a client nobody holds, but be safe with fds. */
-  g_queue_clear_full (&client->mailbox, (GDestroyNotify) udg_datagram_free);
-  pthread_cond_destroy (&client->cond);
-  pthread_mutex_destroy (&client->lock);
   udg_address_unref (client->peer);
-  g_free (client);
+  client->peer = NULL;
+  client->server = NULL;
+  if (server->spare_clients.length < MAX_SPARE_CLIENTS)
+    {
+      g_queue_push_head (&server->spare_clients, client);
+      client = NULL;
+    }
+  pthread_mutex_unlock (&server->clients_lock);
+  if (client != NULL)
+    udg_client_destroy_spare (client);
   udg_server_unref (server);
 }
 

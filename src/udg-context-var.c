@@ -32,12 +32,6 @@ typedef struct
   gpointer value;       /* (owned) (nullable) */
 } Slot;
 
-struct _UdgContext
-{
-  UdgContext *parent;   /* (unowned) (nullable): outlives this context */
-  GHashTable *slots;    /* UdgContextVar* -> Slot* (owned) */
-};
-
 static GPrivate current_context = G_PRIVATE_INIT (NULL);
 static void thread_context_free (gpointer data);
 static GPrivate thread_context = G_PRIVATE_INIT (thread_context_free);
@@ -64,11 +58,17 @@ udg_context_new (UdgContext *parent)
 }
 
 void
+udg_context_clear (UdgContext *context)
+{
+  g_clear_pointer (&context->slots, g_hash_table_unref);
+}
+
+void
 udg_context_free (UdgContext *context)
 {
   if (context == NULL)
     return;
-  g_clear_pointer (&context->slots, g_hash_table_unref);
+  udg_context_clear (context);
   g_free (context);
 }
 

@@ -153,7 +153,8 @@ udg_server_run_client (gpointer data, gpointer user_data)
   UdgServer *server = user_data;
   UdgInvocation invocation = { 0 };
   UdgInvocation *previous;
-  UdgContext *context, *previous_context;
+  UdgContext context = { server->base_context, NULL };
+  UdgContext *previous_context;
   g_autoptr(GError) error = NULL;
   gboolean ok, again;
 
@@ -177,8 +178,7 @@ udg_server_run_client (gpointer data, gpointer user_data)
   invocation.client = client;
   previous = g_private_get (&current_invocation);
   g_private_set (&current_invocation, &invocation);
-  context = udg_context_new (server->base_context);
-  previous_context = udg_context_push (context);
+  previous_context = udg_context_push (&context);
 
   ok = server->funcs.handle (client, server->user_data, &error);
   if (!ok && error == NULL)
@@ -186,7 +186,7 @@ udg_server_run_client (gpointer data, gpointer user_data)
                          _("The handler failed without saying why"));
 
   udg_context_pop (previous_context);
-  udg_context_free (context);
+  udg_context_clear (&context);
   g_private_set (&current_invocation, previous);
 
   if (invocation.first != NULL)

@@ -88,8 +88,15 @@ G_GNUC_INTERNAL UdgAddress *udg_address_dup (const UdgAddress *address);
 
 /* Context variables: the current context of this thread. */
 typedef struct _UdgContext UdgContext;
+struct _UdgContext
+{
+  UdgContext *parent;   /* (unowned) (nullable): outlives this context */
+  GHashTable *slots;    /* (owned) (nullable): created on first set */
+};
 G_GNUC_INTERNAL UdgContext *udg_context_new (UdgContext *parent);
 G_GNUC_INTERNAL void udg_context_free (UdgContext *context);
+/* A context on the caller's stack: nothing allocated until a value is set. */
+G_GNUC_INTERNAL void udg_context_clear (UdgContext *context);
 G_GNUC_INTERNAL UdgContext *udg_context_push (UdgContext *context);
 G_GNUC_INTERNAL void udg_context_pop (UdgContext *previous);
 

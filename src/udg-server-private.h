@@ -78,6 +78,7 @@ typedef struct
 G_GNUC_INTERNAL UdgInvocation *udg_invocation_get_current (void);
 G_GNUC_INTERNAL UdgClient *udg_client_new (UdgServer *server, const UdgAddress *peer);
 G_GNUC_INTERNAL gboolean udg_client_try_ref (UdgClient *client);
+G_GNUC_INTERNAL void udg_client_destroy_spare (gpointer client);
 G_GNUC_INTERNAL void udg_client_drop_mailbox (UdgClient *client, guint64 *counter);
 
 typedef struct
@@ -145,6 +146,11 @@ struct _UdgServer
   gint wake_fd;
 
   UdgContext *base_context;         /* (owned) (nullable): service_init's */
+
+  /* Freed clients kept for reuse (their locks initialised), so that a
+   * client coming and going per request costs no malloc and no lock
+   * initialisation.  Protected by clients_lock; bounded. */
+  GQueue spare_clients;
   UdgStatsCounters stats;
 };
 

@@ -265,6 +265,7 @@ udg_server_unref (UdgServer *server)
   if (server->destroy != NULL)
     server->destroy (server->user_data);
   g_hash_table_unref (server->clients);
+  g_queue_clear_full (&server->spare_clients, udg_client_destroy_spare);
   pthread_mutex_destroy (&server->clients_lock);
   pthread_mutex_destroy (&server->pool_lock);
   pthread_cond_destroy (&server->cond);
