@@ -46,6 +46,7 @@ udg_client_new (UdgServer *server, const UdgAddress *peer)
   client->server = udg_server_ref (server);
   client->peer = udg_address_dup (peer);
   g_queue_init (&client->mailbox);
+  client->queued_bytes = 0;
   client->state = CLIENT_IDLE;
   client->waiting = FALSE;
   return client;
@@ -105,6 +106,7 @@ udg_client_drop_mailbox (UdgClient *client, guint64 *counter)
   pthread_mutex_lock (&client->lock);
   dropped = client->mailbox;
   g_queue_init (&client->mailbox);
+  client->queued_bytes = 0;
   was_active = client->state != CLIENT_IDLE;
   client->state = CLIENT_IDLE;
   pthread_mutex_unlock (&client->lock);
@@ -181,6 +183,7 @@ wait_datagram (UdgClient *client, gdouble timeout, GError **error)
       if (!g_queue_is_empty (&client->mailbox))
         {
           dg = g_queue_pop_head (&client->mailbox);
+          client->queued_bytes -= UDG_DATAGRAM_SIZE (dg);
           break;
         }
       if (g_atomic_int_get (&server->closing))
@@ -223,7 +226,9 @@ wait_datagram (UdgClient *client, gdouble timeout, GError **error)
   if (blocked)
     udg_server_blocked_changed (server, -1);
   if (dg != NULL)
-    UDG_STAT_SUB (server, queued_datagrams, 1);
+    {
+      UDG_STAT_SUB (server, queued_datagrams, 1);
+    }
   return dg;
 }
 

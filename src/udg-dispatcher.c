@@ -170,6 +170,7 @@ udg_server_run_client (gpointer data, gpointer user_data)
       return;
     }
   invocation.first = g_queue_pop_head (&client->mailbox);
+  client->queued_bytes -= UDG_DATAGRAM_SIZE (invocation.first);
   client->state = CLIENT_RUNNING;
   pthread_mutex_unlock (&client->lock);
   UDG_STAT_SUB (server, queued_datagrams, 1);
@@ -326,7 +327,9 @@ route (UdgServer *server, Dispatcher *d, struct mmsghdr *m, gboolean *schedule)
 
   client = lookup_client (server, &key);
   pthread_mutex_lock (&client->lock);
-  full = g_queue_get_length (&client->mailbox) >= server->options.mailbox_limit;
+  /* A mailbox holds one datagram at least, whatever its size. */
+  full = g_queue_get_length (&client->mailbox) >= server->options.mailbox_limit ||
+         (client->queued_bytes > 0 && client->queued_bytes + m->msg_len > server->options.mailbox_bytes_limit);
   if (!full)
     {
       dg = g_new (UdgDatagram, 1);
@@ -348,6 +351,7 @@ route (UdgServer *server, Dispatcher *d, struct mmsghdr *m, gboolean *schedule)
           dg->control_len = 0;
         }
       g_queue_push_tail (&client->mailbox, dg);
+      client->queued_bytes += m->msg_len;
       if (client->state == CLIENT_IDLE)
         {
           client->state = CLIENT_PENDING;

@@ -41,6 +41,7 @@ udg_server_options_new (void)
   options->mailbox_limit = 1024;
   options->handle_signals = TRUE;
   options->send_timeout = 1.0;
+  options->mailbox_bytes_limit = 1024 * 1024;
   return options;
 }
 
@@ -239,6 +240,50 @@ udg_server_options_set_pass_credentials (UdgServerOptions *options,
 {
   g_return_if_fail (options != NULL);
   options->pass_credentials = pass;
+}
+
+/**
+ * udg_server_options_set_mailbox_bytes_limit:
+ * @options: options
+ * @bytes: the most bytes of datagrams waiting in one client's mailbox
+ *   (1 MiB by default)
+ *
+ * Beyond it the dispatcher drops that client's new datagrams and counts
+ * them in #UdgServerStats.dropped_mailbox.  With mailbox_limit it bounds
+ * what one sender that outpaces its handler makes the server hold, without
+ * touching the other clients (a server-wide budget would let one sender
+ * starve the others).
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_mailbox_bytes_limit (UdgServerOptions *options,
+                                            guint64           bytes)
+{
+  g_return_if_fail (options != NULL);
+  options->mailbox_bytes_limit = bytes;
+}
+
+/**
+ * udg_server_options_set_reuse_stale:
+ * @options: options
+ * @reuse: whether to replace a stale socket file at the path
+ *
+ * By default a file at the socket path makes binding fail with
+ * %UDG_ERROR_ADDRESS_IN_USE.  With this option, a socket file nobody listens
+ * on any more (a previous run that did not clean up: connecting to it is
+ * refused) is removed and the path bound again.  A live server's socket is
+ * never taken, and a file that is not a socket is never removed.  Two
+ * servers starting at once are kept apart by an flock() on PATH.lock.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_reuse_stale (UdgServerOptions *options,
+                                    gboolean          reuse)
+{
+  g_return_if_fail (options != NULL);
+  options->reuse_stale = reuse;
 }
 
 /**

@@ -25,6 +25,8 @@ struct _UdgServerOptions
   gboolean handle_signals;
   gdouble send_timeout;
   gboolean pass_credentials;
+  gboolean reuse_stale;
+  guint64 mailbox_bytes_limit;
   uid_t allowed_uids[32];
   guint n_allowed_uids;
 };
@@ -63,6 +65,7 @@ struct _UdgClient
   GQueue mailbox;          /* (element-type UdgDatagram) (owned) */
   ClientState state;
   gboolean waiting;        /* an invocation waits in udg_client_recv() */
+  guint64 queued_bytes;    /* in the mailbox */
 };
 
 /* The handler invocation running on this thread, if any. */
@@ -153,6 +156,8 @@ struct _UdgServer
   GQueue spare_clients;
   UdgStatsCounters stats;
 };
+
+#define UDG_DATAGRAM_SIZE(dg) ((guint64) g_bytes_get_size ((dg)->data))
 
 G_GNUC_INTERNAL gboolean udg_dispatcher_start (UdgServer *server, GError **error);
 G_GNUC_INTERNAL void udg_dispatcher_stop (UdgServer *server);

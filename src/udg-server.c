@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <glib-unix.h>
@@ -39,6 +41,8 @@
  * a handler error as three CRITICAL records; WARNING for closed-client
  * errors, unbound senders in warn mode and reception errors.
  */
+
+static void raise_send_buffer (gint fd);
 
 static void
 server_lock (UdgServer *server)
@@ -221,6 +225,129 @@ udg_server_new (const gchar            *path,
 }
 
 /**
+ * udg_server_new_from_fd:
+ * @fd: (transfer full): a bound AF_UNIX datagram socket, such as one
+ *   inherited from systemd (see udg_listen_fds())
+ * @protocol: the protocol; a reference is taken
+ * @handler: the request handler; copied
+ * @user_data: (closure): passed to the handler's functions
+ * @destroy: (nullable): frees @user_data with the server
+ * @options: (nullable): options, or %NULL for the defaults; copied.  The
+ *   mode is not applied: the socket's owner set it.
+ * @error: return location for a #GError
+ *
+ * Creates a server on an existing socket, which the server then owns (it
+ * is closed on error too).  Its socket file, if any, belongs to whoever
+ * bound it: the server never removes it.
+ *
+ * Returns: (transfer full) (nullable): a new #UdgServer, or %NULL with
+ *   %UDG_ERROR_INVALID_ARGUMENT when @fd is not a bound AF_UNIX datagram
+ *   socket
+ *
+ * Since: 0.1
+ */
+UdgServer *
+udg_server_new_from_fd (gint                    fd,
+                        UdgProtocol            *protocol,
+                        const UdgHandlerFuncs  *handler,
+                        gpointer                user_data,
+                        GDestroyNotify          destroy,
+                        const UdgServerOptions *options,
+                        GError                **error)
+{
+  g_autoptr(UdgAddress) address = NULL;
+  struct sockaddr_un sa;
+  socklen_t len = sizeof sa;
+  int domain = 0, type = 0;
+  socklen_t optlen = sizeof domain;
+  UdgServer *server;
+
+  g_return_val_if_fail (fd >= 0, NULL);
+
+  if (getsockopt (fd, SOL_SOCKET, SO_DOMAIN, &domain, &optlen) < 0 || domain != AF_UNIX ||
+      (optlen = sizeof type, getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &optlen) < 0) || type != SOCK_DGRAM ||
+      getsockname (fd, (struct sockaddr *) &sa, &len) < 0 ||
+      (address = udg_address_new_from_sockaddr (&sa, len, NULL)) == NULL || udg_address_is_unnamed (address))
+    {
+      close (fd);
+      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                   _("Descriptor %d is not a bound AF_UNIX datagram socket"), fd);
+      return NULL;
+    }
+  server = udg_server_new_for_address (address, protocol, handler, user_data, destroy, options, error);
+  if (server == NULL)
+    {
+      close (fd);
+      return NULL;
+    }
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
+  fcntl (fd, F_SETFD, FD_CLOEXEC);
+  if (server->options.pass_credentials)
+    {
+      int one = 1;
+
+      setsockopt (fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+    }
+  raise_send_buffer (fd);
+  server->fd = fd;
+  server->adopted = TRUE;
+  server->bound = g_steal_pointer (&address);
+  return server;
+}
+
+/**
+ * udg_listen_fds:
+ * @unset_environment: remove LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES from
+ *   the environment, so that children do not take them as theirs
+ * @error: return location for a #GError
+ *
+ * The sockets systemd passed to this process (socket activation): the
+ * `LISTEN_PID` / `LISTEN_FDS` protocol of sd_listen_fds(3), read without
+ * libsystemd.  The descriptors start at 3 and are made close-on-exec.
+ *
+ * Returns: (transfer full) (element-type gint): the descriptors, empty when
+ *   none was passed to this process; %NULL with %UDG_ERROR_INVALID_ARGUMENT
+ *   when the variables are malformed
+ *
+ * Since: 0.1
+ */
+GArray *
+udg_listen_fds (gboolean  unset_environment,
+                GError  **error)
+{
+  const gchar *pid_text = g_getenv ("LISTEN_PID");
+  const gchar *fds_text = g_getenv ("LISTEN_FDS");
+  GArray *fds = g_array_new (FALSE, FALSE, sizeof (gint));
+  guint64 pid, n;
+
+  if (pid_text == NULL || fds_text == NULL)
+    goto out;
+  if (!g_ascii_string_to_unsigned (pid_text, 10, 1, G_MAXINT, &pid, NULL) ||
+      !g_ascii_string_to_unsigned (fds_text, 10, 0, 4096, &n, NULL))
+    {
+      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                   _("Malformed LISTEN_PID or LISTEN_FDS: '%s', '%s'"), pid_text, fds_text);
+      g_clear_pointer (&fds, g_array_unref);
+      goto out;
+    }
+  if ((pid_t) pid != getpid ())
+    goto out; /* meant for another process */
+  for (gint fd = 3; fd < 3 + (gint) n; fd++)
+    {
+      fcntl (fd, F_SETFD, FD_CLOEXEC);
+      g_array_append_val (fds, fd);
+    }
+out:
+  if (unset_environment)
+    {
+      g_unsetenv ("LISTEN_PID");
+      g_unsetenv ("LISTEN_FDS");
+      g_unsetenv ("LISTEN_FDNAMES");
+    }
+  return fds;
+}
+
+/**
  * udg_server_ref:
  * @server: a #UdgServer
  *
@@ -297,6 +424,41 @@ raise_send_buffer (gint fd)
     setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 }
 
+/* What is at @path: a socket nobody listens on (TRUE), or not (FALSE, with
+ * the reason). */
+static gboolean
+is_stale_socket (const gchar *path, GError **error)
+{
+  struct sockaddr_un sa;
+  struct stat st;
+  socklen_t len;
+  int probe, rc, errsv;
+
+  if (lstat (path, &st) < 0)
+    return TRUE; /* gone meanwhile: bind again */
+  if (!S_ISSOCK (st.st_mode))
+    {
+      g_set_error (error, UDG_ERROR, UDG_ERROR_ADDRESS_IN_USE,
+                   _("error while attempting to bind on address '%s': the file there is not a socket (left alone)"), path);
+      return FALSE;
+    }
+  probe = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  memset (&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  g_strlcpy (sa.sun_path, path, sizeof sa.sun_path);
+  len = sizeof sa;
+  rc = connect (probe, (struct sockaddr *) &sa, len);
+  errsv = errno;
+  close (probe);
+  if (rc < 0 && errsv == ECONNREFUSED)
+    return TRUE;
+  g_set_error (error, UDG_ERROR, UDG_ERROR_ADDRESS_IN_USE,
+               rc == 0 ? _("error while attempting to bind on address '%s': a server is listening there")
+                       : _("error while attempting to bind on address '%s': a socket of another kind is there"),
+               path);
+  return FALSE;
+}
+
 /* With the lock held. */
 static gboolean
 bind_socket (UdgServer *server, GError **error)
@@ -321,16 +483,50 @@ bind_socket (UdgServer *server, GError **error)
       setsockopt (fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
     }
   len = udg_address_to_sockaddr (server->requested, &sa);
+  path = udg_address_get_path (server->requested);
   if (bind (fd, (struct sockaddr *) &sa, len) < 0)
     {
       int errsv = errno;
       g_autofree gchar *where = udg_address_to_string (server->requested);
 
-      close (fd);
-      udg_set_error_from_errno (error, errsv, _("error while attempting to bind on address '%s'"), where);
-      return FALSE;
+      if (errsv == EADDRINUSE && path != NULL && server->options.reuse_stale)
+        {
+          /* Another starter may be probing the same path: one at a time. */
+          g_autofree gchar *lock_path = g_strconcat (path, ".lock", NULL);
+          int lock = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+          gboolean bound = FALSE;
+
+          if (lock >= 0)
+            flock (lock, LOCK_EX);
+          if (is_stale_socket (path, error))
+            {
+              unlink (path);
+              bound = bind (fd, (struct sockaddr *) &sa, len) == 0;
+              errsv = errno;
+              if (!bound)
+                udg_set_error_from_errno (error, errsv, _("error while attempting to bind on address '%s'"), where);
+            }
+          if (lock >= 0)
+            close (lock);
+          if (!bound)
+            {
+              close (fd);
+              return FALSE;
+            }
+        }
+      else
+        {
+          close (fd);
+          if (errsv == EADDRINUSE && path != NULL)
+            g_set_error (error, UDG_ERROR, UDG_ERROR_ADDRESS_IN_USE,
+                         _("error while attempting to bind on address '%s': %s (a stale socket file from an "
+                           "earlier run? udg_server_options_set_reuse_stale() replaces it)"),
+                         where, g_strerror (errsv));
+          else
+            udg_set_error_from_errno (error, errsv, _("error while attempting to bind on address '%s'"), where);
+          return FALSE;
+        }
     }
-  path = udg_address_get_path (server->requested);
   if (path != NULL && server->options.mode_set && chmod (path, server->options.mode) < 0)
     {
       int errsv = errno;
@@ -597,6 +793,13 @@ udg_server_serve_forever (UdgServer *server,
     }
 
   g_main_context_push_thread_default (server->context);
+  /* Before service_init, so that SIGTERM during it is a clean stop, not
+   * the default action. */
+  if (server->options.handle_signals && in_main_thread ())
+    {
+      signals[0] = attach_signal (server, SIGINT);
+      signals[1] = attach_signal (server, SIGTERM);
+    }
   stack = udg_exit_stack_new ();
   server->base_context = udg_context_new (NULL);
   if (server->funcs.service_init != NULL)
@@ -627,11 +830,6 @@ udg_server_serve_forever (UdgServer *server,
 
   if (ok && !g_atomic_int_get (&server->stop_requested))
     {
-      if (server->options.handle_signals && in_main_thread ())
-        {
-          signals[0] = attach_signal (server, SIGINT);
-          signals[1] = attach_signal (server, SIGTERM);
-        }
       log_start (server);
       server_lock (server);
       server->in_setup = FALSE;
@@ -1082,6 +1280,8 @@ udg_server_send (UdgServer    *server,
   gsize len;
   gint64 deadline = 0;
   gulong pause = 50;
+  gboolean blocked = FALSE;
+  gboolean sent = FALSE;
 
   iov.iov_base = (gpointer) g_bytes_get_data (datagram, &len);
   iov.iov_len = len;
@@ -1097,7 +1297,10 @@ udg_server_send (UdgServer    *server,
       int errsv;
 
       if (sendmsg (server->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-        return TRUE;
+        {
+          sent = TRUE;
+          break;
+        }
       errsv = errno;
       if (errsv == EINTR)
         continue;
@@ -1109,6 +1312,13 @@ udg_server_send (UdgServer    *server,
             deadline = udg_deadline_from_timeout (server->options.send_timeout);
           if (now < deadline && !g_cancellable_is_cancelled (server->cancellable))
             {
+              /* Waiting for a slow peer holds this thread: let the pool
+               * grow so that the other clients are still served. */
+              if (!blocked && udg_invocation_get_current () != NULL)
+                {
+                  udg_server_blocked_changed (server, +1);
+                  blocked = TRUE;
+                }
               g_usleep (MIN ((gint64) pause, deadline - now));
               pause = MIN (pause * 2, 5000);
               continue;
@@ -1124,6 +1334,9 @@ udg_server_send (UdgServer    *server,
         else
           udg_set_error_from_errno (error, errsv, _("Unable to send a datagram to %s"), who);
       }
-      return FALSE;
+      break;
     }
+  if (blocked)
+    udg_server_blocked_changed (server, -1);
+  return sent;
 }

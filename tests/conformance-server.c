@@ -49,6 +49,8 @@ main (int argc, char **argv)
         config.unnamed = UDG_UNNAMED_ADDRESSES_WARN;
       else if (g_str_equal (a, "--unnamed=handle"))
         config.unnamed = UDG_UNNAMED_ADDRESSES_HANDLE;
+      else if (g_str_has_prefix (a, "--init-delay="))
+        config.init_delay_ms = (guint) strtoul (a + 13, NULL, 10);
       else if (g_str_has_prefix (a, "--mode="))
         config.mode = (gint) strtol (a + 7, NULL, 8);
       else if (g_str_equal (a, "--serializer=ascii"))

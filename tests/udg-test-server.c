@@ -73,6 +73,8 @@ service_init (UdgExitStack *stack, UdgServer *server, gpointer user_data, GError
   pthread_mutex_lock (&ts->lock);
   ts->init_server = server;
   pthread_mutex_unlock (&ts->lock);
+  if (ts->config.init_delay_ms > 0)
+    g_usleep ((gulong) ts->config.init_delay_ms * 1000);
   if (ts->config.passcred || ts->config.recvmsg)
     {
       g_autoptr(GArray) fds = udg_server_get_sockets (server);

@@ -30,9 +30,10 @@ typedef struct
   guint mailbox_limit;      /* 0: default */
   gsize max_datagram_size;  /* 0: default */
   gboolean handle_signals;
+  guint init_delay_ms;      /* service_init takes this long */
 } UdgTestServerConfig;
 
-#define UDG_TEST_SERVER_CONFIG_INIT { "", FALSE, FALSE, FALSE, FALSE, UDG_UNNAMED_ADDRESSES_IGNORE, -1, UDG_TEST_SERIALIZER_ASCII, 0, 0, 0, FALSE }
+#define UDG_TEST_SERVER_CONFIG_INIT { "", FALSE, FALSE, FALSE, FALSE, UDG_UNNAMED_ADDRESSES_IGNORE, -1, UDG_TEST_SERIALIZER_ASCII, 0, 0, 0, FALSE, 0 }
 
 typedef struct
 {

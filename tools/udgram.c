@@ -351,9 +351,14 @@ serve_handle (UdgClient *client, gpointer user_data, GError **error)
 static int
 cmd_serve (int argc, char **argv)
 {
-  static gboolean echo = FALSE, ancillary = FALSE;
+  static gboolean echo = FALSE, ancillary = FALSE, listen_fds = FALSE, reuse_stale = FALSE;
   static gchar *mode = NULL;
+  static gint64 *allow_uids = NULL;
+  static gchar **allow_uid_texts = NULL;
   static GOptionEntry entries[] = {
+    { "listen-fds", 0, 0, G_OPTION_ARG_NONE, &listen_fds, "serve the socket systemd passed (LISTEN_FDS)", NULL },
+    { "reuse-stale", 0, 0, G_OPTION_ARG_NONE, &reuse_stale, "replace a socket file nobody listens on", NULL },
+    { "allow-uid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_uid_texts, "accept datagrams from this user only (repeatable)", "UID" },
     { "echo", 0, 0, G_OPTION_ARG_NONE, &echo, "send every packet back (the default)", NULL },
     { "upper", 0, 0, G_OPTION_ARG_NONE, &serve_upper, "send it back in upper case", NULL },
     { "mode", 0, 0, G_OPTION_ARG_STRING, &mode, "permissions of the socket file, in octal", "OCTAL" },
@@ -400,9 +405,45 @@ cmd_serve (int argc, char **argv)
       udg_server_options_set_mode (options, (guint) m);
     }
   udg_server_options_set_receive_ancillary_data (options, ancillary);
+  udg_server_options_set_reuse_stale (options, reuse_stale);
+  if (allow_uid_texts != NULL)
+    {
+      guint n = g_strv_length (allow_uid_texts);
+      g_autofree uid_t *uids = g_new (uid_t, n);
+
+      for (guint i = 0; i < n; i++)
+        {
+          guint64 v;
+
+          if (!g_ascii_string_to_unsigned (allow_uid_texts[i], 10, 0, G_MAXUINT32 - 1, &v, NULL) || n > 32)
+            {
+              g_printerr ("udgram serve: --allow-uid takes a numeric uid (32 at most), not '%s'\n", allow_uid_texts[i]);
+              return EXIT_USAGE;
+            }
+          uids[i] = (uid_t) v;
+        }
+      udg_server_options_set_allowed_uids (options, uids, n);
+    }
+  (void) allow_uids;
   last_complaint = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  path = argc == 2 ? g_strdup (argv[1]) : default_path ();
-  server = udg_server_new (path, protocol, &funcs, GINT_TO_POINTER (ancillary), NULL, options, &error);
+  if (listen_fds)
+    {
+      g_autoptr(GArray) fds = udg_listen_fds (TRUE, &error);
+
+      if (fds == NULL || fds->len != 1 || argc == 2)
+        {
+          g_printerr ("udgram serve: --listen-fds needs exactly one socket from systemd and no PATH%s%s\n",
+                      error != NULL ? ": " : "", error != NULL ? error->message : "");
+          return EXIT_USAGE;
+        }
+      server = udg_server_new_from_fd (g_array_index (fds, gint, 0), protocol, &funcs, GINT_TO_POINTER (ancillary),
+                                       NULL, options, &error);
+    }
+  else
+    {
+      path = argc == 2 ? g_strdup (argv[1]) : default_path ();
+      server = udg_server_new (path, protocol, &funcs, GINT_TO_POINTER (ancillary), NULL, options, &error);
+    }
   if (server == NULL || !udg_server_activate (server, &error))
     {
       g_printerr ("udgram serve: %s\n", error->message);

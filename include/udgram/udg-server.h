@@ -148,6 +148,12 @@ UDG_AVAILABLE_IN_1_0
 void              udg_server_options_set_pass_credentials  (UdgServerOptions *options,
                                                             gboolean          pass);
 UDG_AVAILABLE_IN_1_0
+void              udg_server_options_set_reuse_stale       (UdgServerOptions *options,
+                                                            gboolean          reuse);
+UDG_AVAILABLE_IN_1_0
+void              udg_server_options_set_mailbox_bytes_limit (UdgServerOptions *options,
+                                                            guint64           bytes);
+UDG_AVAILABLE_IN_1_0
 void              udg_server_options_set_allowed_uids      (UdgServerOptions *options,
                                                             const uid_t      *uids,
                                                             guint             n_uids);
@@ -167,6 +173,17 @@ UdgServer    *udg_server_new_for_address      (UdgAddress             *address,
                                                gpointer                user_data,
                                                GDestroyNotify          destroy,
                                                const UdgServerOptions *options,
+                                               GError                **error);
+UDG_AVAILABLE_IN_1_0
+UdgServer    *udg_server_new_from_fd          (gint                    fd,
+                                               UdgProtocol            *protocol,
+                                               const UdgHandlerFuncs  *handler,
+                                               gpointer                user_data,
+                                               GDestroyNotify          destroy,
+                                               const UdgServerOptions *options,
+                                               GError                **error);
+UDG_AVAILABLE_IN_1_0
+GArray       *udg_listen_fds                  (gboolean                unset_environment,
                                                GError                **error);
 UDG_AVAILABLE_IN_1_0
 UdgServer    *udg_server_ref                  (UdgServer              *server);

@@ -1,0 +1,145 @@
+#!/bin/sh
+# Reliability through real processes: socket activation (systemd's and by
+# hand), permissions against another user, SIGTERM at bad moments, and
+# hostile input against tests/conformance-server.  Every wait is bounded.
+set -u
+builddir=${top_builddir:-.}
+srcdir=${top_srcdir:-.}
+udgram="$builddir/tools/udgram"
+conf="$builddir/tests/conformance-server"
+tmp=$(mktemp -d /tmp/udgr-XXXXXX)
+chmod 755 "$tmp"
+pids=
+cleanup () { for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+fail () { echo "FAIL: $*"; exit 1; }
+wait_for () {
+  i=0
+  while ! grep -q -- "$2" "$1" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 500 ] && { cat "$1"; fail "'$2' did not appear"; }
+    sleep 0.01
+  done
+}
+# Waits at most $2 seconds for our child $1 to exit; sets $status.
+# (Not in a $(...) subshell: only this shell can wait for its children.)
+wait_exit () {
+  i=0
+  while kill -0 "$1" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt $(($2 * 100)) ] && { kill -KILL "$1"; wait "$1"; status=137; return; }
+    sleep 0.01
+  done
+  wait "$1"; status=$?
+}
+
+# --- socket activation -------------------------------------------------------------
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+  systemd-socket-activate --datagram -l "$tmp/act.sock" --fdname=udgram \
+    "$udgram" serve --upper --listen-fds >"$tmp/act.out" 2>&1 &
+  pids="$pids $!"; act=$!
+  wait_for "$tmp/act.out" "Listening on"
+  got=$(timeout 10 "$udgram" send "$tmp/act.sock" activated) || { cat "$tmp/act.out"; fail "send to the activated server"; }
+  [ "$got" = ACTIVATED ] || fail "activated server answered '$got'"
+  kill -TERM $act; wait_exit $act 5; [ "$status" = 0 ] || fail "activated server did not stop cleanly"
+  [ -e "$tmp/act.sock" ] || fail "the activated server removed a socket file it does not own"
+  echo "ok: systemd-socket-activate + udgram serve --listen-fds"
+else
+  echo "SKIP: systemd-socket-activate is not installed"
+fi
+# By hand: an inherited fd 3 with LISTEN_PID/LISTEN_FDS, then exec.
+python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+os.dup2(s.fileno(), 3); os.set_inheritable(3, True)
+os.environ["LISTEN_PID"] = str(os.getpid()); os.environ["LISTEN_FDS"] = "1"
+os.execv(sys.argv[2], [sys.argv[2], "serve", "--listen-fds"])' "$tmp/inherit.sock" "$udgram" >"$tmp/inh.out" 2>&1 &
+inh=$!; pids="$pids $inh"
+wait_for "$tmp/inh.out" "serving at"
+got=$(timeout 10 "$udgram" send "$tmp/inherit.sock" inherited) || fail "send to the inheriting server"
+[ "$got" = inherited ] || fail "inheriting server answered '$got'"
+kill -TERM $inh; wait_exit $inh 5; [ "$status" = 0 ] || fail "inheriting server did not stop cleanly"
+echo "ok: an inherited socket with LISTEN_FDS"
+
+# --- permissions: another user ----------------------------------------------------
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1 && command -v logger >/dev/null 2>&1; then
+  as_nobody () { setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
+  "$udgram" listen --credentials "$tmp/closed.sock" >"$tmp/closed.out" 2>&1 &
+  l1=$!; pids="$pids $l1"
+  wait_for "$tmp/closed.out" "listening at"
+  chmod 0600 "$tmp/closed.sock"
+  as_nobody logger -d --socket-errors=on -u "$tmp/closed.sock" denied 2>/dev/null && fail "nobody could send to a 0600 socket"
+  "$udgram" serve --mode=0666 --allow-uid=0 "$tmp/open.sock" >"$tmp/open.out" 2>&1 &
+  s1=$!; pids="$pids $s1"
+  wait_for "$tmp/open.out" "serving at"
+  [ "$(stat -c %a "$tmp/open.sock")" = 666 ] || fail "--mode=0666"
+  chmod 0666 "$tmp/closed.sock"
+  as_nobody logger -d --socket-errors=on -u "$tmp/closed.sock" accepted || fail "nobody could not send to a 0666 socket"
+  wait_for "$tmp/closed.out" "uid $(id -u nobody) .*: accepted"
+  # The uid allow-list refuses nobody, not root.
+  as_nobody timeout 5 "$udgram" send --timeout=0.5 "$tmp/open.sock" from-nobody 2>/dev/null && fail "the allow-list let nobody in"
+  got=$(timeout 5 "$udgram" send "$tmp/open.sock" from-root) || fail "the allow-list refused root"
+  kill -USR1 $s1; wait_for "$tmp/open.out" "denied 1"
+  kill -TERM $l1 $s1
+  echo "ok: 0600 refuses another user, 0666 lets it in, --allow-uid refuses it (and SIGUSR1 prints the statistics)"
+else
+  echo "SKIP: permissions need root, setpriv, logger and the nobody user"
+fi
+
+# --- SIGTERM at bad moments -------------------------------------------------------
+"$conf" --init-delay=1000 "$tmp/init.sock" >"$tmp/init.out" 2>&1 &
+c1=$!; pids="$pids $c1"
+sleep 0.3 # inside service_init; the assertions below hold either way
+kill -TERM $c1
+wait_exit $c1 3; [ "$status" = 0 ] || fail "SIGTERM during service_init was not a clean exit"
+[ ! -e "$tmp/init.sock" ] || fail "socket left after SIGTERM during service_init"
+echo "ok: SIGTERM during service_init"
+
+"$conf" --ancillary "$tmp/flood.sock" >"$tmp/flood.out" 2>&1 &
+c2=$!; pids="$pids $c2"
+wait_for "$tmp/flood.out" "^ready"
+timeout 20 python3 -c '
+import array, os, socket, sys, time
+path = sys.argv[1]; r, w = os.pipe()
+waiters = []
+for i in range(4):  # handlers waiting in a second recv, with fds queued behind them
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(""); s.sendto(b"__wait__", path); waiters.append(s)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(""); s.setblocking(False)
+end = time.time() + 0.5
+while time.time() < end:
+    try: s.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r, w]).tobytes())], 0, path)
+    except BlockingIOError: pass
+print("flooding", flush=True)
+end = time.time() + 1.5
+while time.time() < end:
+    try: s.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r, w]).tobytes())], 0, path)
+    except (BlockingIOError, ConnectionRefusedError, FileNotFoundError): pass
+' "$tmp/flood.sock" >"$tmp/flooder.out" 2>&1 &
+fl=$!; pids="$pids $fl"
+wait_for "$tmp/flooder.out" flooding
+start=$(date +%s%N)
+kill -TERM $c2
+wait_exit $c2 2
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$status" = 0 ] || { cat "$tmp/flood.out"; fail "SIGTERM during a flood: exit $status"; }
+echo "ok: SIGTERM during a flood with handlers waiting and fds queued: exit 0 in ${took} ms"
+wait $fl 2>/dev/null
+
+# --- hostile input ------------------------------------------------------------------
+"$conf" --ancillary --unnamed=warn "$tmp/hostile.sock" >"$tmp/hostile.out" 2>"$tmp/hostile.err" &
+c3=$!; pids="$pids $c3"
+wait_for "$tmp/hostile.out" "^ready"
+timeout 5 python3 -c '
+import socket, sys
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); c.bind(""); c.settimeout(2)
+for i in range(20): c.sendto(b"__ping__", sys.argv[1]); c.recv(100)' "$tmp/hostile.sock" || fail "warm-up pings"
+fds_before=$(ls /proc/$c3/fd | wc -l)
+rss_before=$(awk '/VmRSS/ {print $2}' /proc/$c3/status)
+timeout 60 python3 "$srcdir/tests/hostile-sender.py" "$tmp/hostile.sock" "${HOSTILE_SECONDS:-5}" 65536 \
+  >"$tmp/hostile.report" || { cat "$tmp/hostile.report"; tail -5 "$tmp/hostile.err"; fail "the server stopped answering"; }
+i=0
+while [ "$(ls /proc/$c3/fd | wc -l)" != "$fds_before" ]; do
+  i=$((i + 1)); [ $i -gt 300 ] && fail "fd count $(ls /proc/$c3/fd | wc -l), was $fds_before"; sleep 0.01
+done
+sleep 1 # let the handlers drain what was queued (the RSS is reported, not asserted)
+rss_after=$(awk '/VmRSS/ {print $2}' /proc/$c3/status)
+kill -TERM $c3; wait_exit $c3 5; [ "$status" = 0 ] || fail "conformance-server did not stop cleanly after the hostile input"
+echo "ok: $(cat "$tmp/hostile.report"); fds $fds_before -> $fds_before, RSS ${rss_before} -> ${rss_after} KiB"
