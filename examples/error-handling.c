@@ -32,7 +32,6 @@ main (void)
   static const UdgHandlerFuncs funcs = { .handle = handle };
   ExampleRun *run = example_start (&funcs, NULL, NULL);
   g_autoptr(UdgEndpoint) client = example_client (run, NULL);
-  g_autofree gchar *reply = NULL;
   struct sockaddr_un sa;
   socklen_t len;
   int raw;

@@ -503,11 +503,14 @@ enter (UdgEndpoint *endpoint, pthread_mutex_t *lock, gint64 deadline, GError **e
     rc = pthread_mutex_lock (lock);
   else
     {
+      /* pthread_mutex_timedlock() takes CLOCK_REALTIME; not
+       * pthread_mutex_clocklock(), which ThreadSanitizer does not know. */
+      gint64 wall = g_get_real_time () + MAX (0, deadline - g_get_monotonic_time ());
       struct timespec ts;
 
-      ts.tv_sec = deadline / G_USEC_PER_SEC;
-      ts.tv_nsec = (deadline % G_USEC_PER_SEC) * 1000;
-      rc = pthread_mutex_clocklock (lock, CLOCK_MONOTONIC, &ts);
+      ts.tv_sec = wall / G_USEC_PER_SEC;
+      ts.tv_nsec = (wall % G_USEC_PER_SEC) * 1000;
+      rc = pthread_mutex_timedlock (lock, &ts);
     }
   if (rc != 0)
     {

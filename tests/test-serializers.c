@@ -303,6 +303,67 @@ serve (gpointer server)
   return NULL;
 }
 
+/* MessagePack and CBOR map to JsonNode; their decoders face hostile input. */
+START_TEST (test_msgpack_cbor)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UdgSerializer) mp = udg_msgpack_serializer_new (&error);
+  g_autoptr(UdgSerializer) cb = NULL;
+  g_autoptr(JsonNode) in = json ("{\"a\":[1,-2,3.5,true,null,\"\xc3\xa9\"],\"b\":{\"c\":[]},\"big\":9007199254740993}");
+
+  if (mp == NULL)
+    {
+      ck_assert (g_error_matches (error, UDG_ERROR, UDG_ERROR_UNSUPPORTED));
+      printf ("SKIP msgpack and cbor: not in this build\n");
+      return;
+    }
+  cb = udg_cbor_serializer_new (NULL);
+  ck_assert_ptr_nonnull (cb);
+  for (int k = 0; k < 2; k++)
+    {
+      UdgSerializer *s = k == 0 ? mp : cb;
+      g_autoptr(GBytes) wire = udg_serializer_serialize (s, in, NULL);
+      g_autoptr(GBytes) cut = g_bytes_new_from_bytes (wire, 0, g_bytes_get_size (wire) - 1);
+      g_autoptr(GByteArray) more = g_byte_array_new ();
+      g_autoptr(GBytes) extra = NULL;
+      g_autoptr(GBytes) empty = g_bytes_new (NULL, 0);
+      JsonNode *out = udg_serializer_deserialize (s, wire, NULL);
+
+      ck_assert_ptr_nonnull (out);
+      ck_assert (json_node_equal (in, out));
+      udg_serializer_free_packet (s, out);
+      g_byte_array_append (more, g_bytes_get_data (wire, NULL), g_bytes_get_size (wire));
+      g_byte_array_append (more, (const guint8 *) "\x01", 1);
+      extra = g_bytes_new (more->data, more->len);
+      assert_parse_error (s, cut, "Missing data to create packet");
+      assert_parse_error (s, extra, "Extra data caught");
+      assert_parse_error (s, empty, "Missing data to create packet");
+    }
+  {
+    /* An array that claims 4 billion items in 5 bytes: refused at once. */
+    g_autoptr(GBytes) mp_huge = g_bytes_new ("\xdd\xff\xff\xff\xff", 5);
+    g_autoptr(GBytes) cb_huge = g_bytes_new ("\x9b\x00\x00\x00\xff\xff\xff\xff\xff", 9);
+    g_autoptr(GBytes) mp_key = g_bytes_new ("\x81\x01\x02", 3);   /* {1: 2} */
+    g_autoptr(GBytes) cb_key = g_bytes_new ("\xa1\x01\x02", 3);
+    g_autoptr(GBytes) mp_bin = g_bytes_new ("\xc4\x01\x00", 3);
+    g_autoptr(GBytes) cb_bin = g_bytes_new ("\x41\x00", 2);
+    g_autofree gchar *deep_text = g_strnfill (1000, '\x91');  /* [[[[...]]]] */
+    g_autoptr(GBytes) mp_deep = g_bytes_new (deep_text, 1000);
+    g_autofree gchar *cb_deep_text = g_strnfill (1000, '\x81');
+    g_autoptr(GBytes) cb_deep = g_bytes_new (cb_deep_text, 1000);
+
+    assert_parse_error (mp, mp_huge, "Missing data to create packet");
+    assert_parse_error (cb, cb_huge, "Missing data to create packet");
+    assert_parse_error (mp, mp_key, "A MessagePack map key is not a UTF-8 string");
+    assert_parse_error (cb, cb_key, "A CBOR map key is not a text string");
+    assert_parse_error (mp, mp_bin, "Binary and extension types have no JSON form");
+    assert_parse_error (cb, cb_bin, "CBOR byte strings have no JSON form");
+    assert_parse_error (mp, mp_deep, "MessagePack nesting is too deep");
+    assert_parse_error (cb, cb_deep, "CBOR nesting is too deep");
+  }
+}
+END_TEST
+
 /* A server that answers in the format it is asked in, through a socket. */
 static gboolean
 json_echo (UdgClient *client, gpointer user_data, GError **error)
@@ -380,6 +441,7 @@ main (void)
   tcase_add_test (tc, test_base64);
   tcase_add_test (tc, test_compressors);
   tcase_add_test (tc, test_compositions);
+  tcase_add_test (tc, test_msgpack_cbor);
   tcase_add_test (tc, test_server_speaks_format);
   suite_add_tcase (s, tc);
   return udg_test_run (s);

@@ -59,8 +59,12 @@ build (const gchar *stack, const gchar **why)
                                     option, FALSE, NULL);
   if (g_str_equal (name, "msgpack") || g_str_equal (name, "cbor"))
     {
-      *why = "MessagePack and CBOR serializers are not built yet (issue [3/8])";
-      return NULL;
+      UdgSerializer *s = g_str_equal (name, "msgpack") ? udg_msgpack_serializer_new (NULL)
+                                                        : udg_cbor_serializer_new (NULL);
+
+      if (s == NULL)
+        *why = "this build has no such serializer (configure found no msgpack-c or libcbor)";
+      return s;
     }
   if (g_str_equal (name, "bz2") && !udg_compressor_is_supported (UDG_COMPRESSOR_BZ2))
     {

@@ -3,9 +3,11 @@
  */
 #include "udg-test-server.h"
 
+#include <malloc.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <glib-unix.h>
 
 /* --- serializers of SPEC §11's test suite ------------------------------------ */
 
@@ -65,10 +67,28 @@ make_serializer (UdgTestSerializerKind kind)
 
 /* --- the handler ------------------------------------------------------------- */
 
+/* SIGUSR2: give the freed heap back to the system, so that an RSS taken
+ * next says what is still allocated, not what glibc's arenas keep. */
+static gboolean
+trim_heap (gpointer data)
+{
+  malloc_trim (0);
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 service_init (UdgExitStack *stack, UdgServer *server, gpointer user_data, GError **error)
 {
   UdgTestServer *ts = user_data;
+
+  if (ts->config.handle_signals)
+    {
+      GSource *source = g_unix_signal_source_new (SIGUSR2);
+
+      g_source_set_callback (source, trim_heap, NULL, NULL);
+      g_source_attach (source, udg_server_get_main_context (server));
+      udg_exit_stack_push_source (stack, source);
+    }
 
   pthread_mutex_lock (&ts->lock);
   ts->init_server = server;

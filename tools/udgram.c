@@ -25,7 +25,7 @@
 
 enum { EXIT_USAGE = 2 };
 
-typedef enum { PROTO_BYTES, PROTO_LINE, PROTO_JSON } ProtoKind;
+typedef enum { PROTO_BYTES, PROTO_LINE, PROTO_JSON } ProtoKind; /* msgpack, cbor: JSON packets */
 
 /* --- protocol stacks (shared by serve, send and listen) -------------------- */
 
@@ -46,7 +46,7 @@ base64_cb (const gchar *name, const gchar *value, gpointer data, GError **error)
 }
 
 static GOptionEntry protocol_entries[] = {
-  { "protocol", 'p', 0, G_OPTION_ARG_STRING, &opt_protocol, "bytes (default), line or json", "NAME" },
+  { "protocol", 'p', 0, G_OPTION_ARG_STRING, &opt_protocol, "bytes (default), line, json, msgpack or cbor", "NAME" },
   { "compress", 0, 0, G_OPTION_ARG_STRING, &opt_compress, "zlib, bz2, zstd or lz4, inside base64", "NAME" },
   { "base64", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, base64_cb,
     "base64 outermost, urlsafe (default) or standard alphabet", "ALPHABET" },
@@ -80,10 +80,18 @@ build_protocol (GError **error)
       proto_kind = PROTO_JSON;
       s = udg_json_serializer_new ();
     }
+  else if (g_str_equal (opt_protocol, "msgpack") || g_str_equal (opt_protocol, "cbor"))
+    {
+      /* Packets are JSON documents too: MESSAGE is JSON text. */
+      proto_kind = PROTO_JSON;
+      s = g_str_equal (opt_protocol, "msgpack") ? udg_msgpack_serializer_new (error) : udg_cbor_serializer_new (error);
+      if (s == NULL)
+        return NULL;
+    }
   else
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "unknown protocol '%s' (bytes, line or json)", opt_protocol);
+                   "unknown protocol '%s' (bytes, line, json, msgpack or cbor)", opt_protocol);
       return NULL;
     }
   if (opt_compress != NULL)

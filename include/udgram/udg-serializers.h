@@ -124,6 +124,10 @@ UdgSerializer *udg_compressor_serializer_new     (UdgSerializer      *inner,
 UDG_AVAILABLE_IN_1_0
 gboolean       udg_compressor_is_supported       (UdgCompressor       format);
 UDG_AVAILABLE_IN_1_0
+UdgSerializer *udg_msgpack_serializer_new        (GError            **error);
+UDG_AVAILABLE_IN_1_0
+UdgSerializer *udg_cbor_serializer_new           (GError            **error);
+UDG_AVAILABLE_IN_1_0
 UdgSerializer *udg_stapled_serializer_new        (UdgSerializer      *sent,
                                                   UdgSerializer      *received);
 

@@ -34,6 +34,10 @@ make (const gchar *target)
     }
   if (g_str_equal (target, "base64-plain"))
     return udg_base64_serializer_new (json, UDG_BASE64_STANDARD, UDG_BASE64_CHECKSUM_NONE, NULL, NULL);
+  if (g_str_equal (target, "msgpack"))
+    return udg_msgpack_serializer_new (NULL);
+  if (g_str_equal (target, "cbor"))
+    return udg_cbor_serializer_new (NULL);
   if (g_str_equal (target, "zlib"))
     return udg_compressor_serializer_new (bytes, UDG_COMPRESSOR_ZLIB, 9, 1 << 20, NULL);
   if (g_str_equal (target, "bz2"))
