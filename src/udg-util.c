@@ -14,7 +14,10 @@ udg_gettext (const gchar *msgid)
 
   if (g_once_init_enter (&initialised))
     {
-      bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+      /* UDGRAM_LOCALEDIR: for a relocated install, and for the tests. */
+      const gchar *dir = g_getenv ("UDGRAM_LOCALEDIR");
+
+      bindtextdomain (GETTEXT_PACKAGE, dir != NULL && dir[0] != '\0' ? dir : LOCALEDIR);
       bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
       g_once_init_leave (&initialised, 1);
     }
