@@ -79,9 +79,11 @@ udg_server_options_free (UdgServerOptions *options)
  * @options: options
  * @mode: permission bits for the socket file, such as 0660
  *
- * The server chmod()s its socket file to @mode right after bind().  Who may
- * send is decided by this mode and by the directory's: keep the socket in a
- * directory only the intended senders can enter.
+ * The socket file is created with @mode (less the process umask: the mode
+ * is set on the socket before bind(), so the file never exists more open
+ * than asked), then chmod()ed to exactly @mode.  Who may send is decided by
+ * this mode and by the directory's: keep the socket in a directory only the
+ * intended senders can enter.
  *
  * Since: 0.1
  */

@@ -474,6 +474,11 @@ bind_socket (UdgServer *server, GError **error)
       udg_set_error_from_errno (error, errno, _("Unable to create a Unix datagram socket"));
       return FALSE;
     }
+  /* Linux creates the socket file with the socket inode's mode (less the
+   * umask): set it first, and the file never exists more open than asked.
+   * The chmod() after bind then adds what the umask took away. */
+  if (server->options.mode_set)
+    fchmod (fd, server->options.mode);
   /* Before bind: a datagram queued before SO_PASSCRED carries placeholder
    * credentials (pid 0, uid 65534). */
   if (server->options.pass_credentials)

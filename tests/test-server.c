@@ -128,6 +128,17 @@ START_TEST (test_bind_errors_and_mode)
   ck_assert (S_ISSOCK (st.st_mode));
   ck_assert_int_eq (st.st_mode & 07777, 0600);
 
+  /* The mode is set on the socket before bind(), and Linux creates the
+   * file from the socket's mode: the file is never more open than asked.
+   * The socket's own inode shows it (an untouched one is 0777). */
+  {
+    g_autoptr(GArray) fds = udg_server_get_sockets (a);
+    struct stat sst;
+
+    ck_assert_int_eq (fstat (g_array_index (fds, gint, 0), &sst), 0);
+    ck_assert_int_eq (sst.st_mode & 07777, 0600);
+  }
+
   /* An existing file is never removed: EADDRINUSE. */
   b = new_server (path, NULL, NULL);
   ck_assert (!udg_server_activate (b, &error));
