@@ -153,11 +153,12 @@ udg_server_run_client (gpointer data, gpointer user_data)
   UdgServer *server = user_data;
   UdgInvocation invocation = { 0 };
   UdgInvocation *previous;
-  UdgContext context = { server->base_context, NULL };
+  UdgContext context = { NULL, NULL };
   UdgContext *previous_context;
   g_autoptr(GError) error = NULL;
   gboolean ok, again;
 
+  /* First: nothing of @server may be read before these. */
   UDG_TSAN_ACQUIRE (client);
   UDG_TSAN_ACQUIRE (server);
 
@@ -177,6 +178,7 @@ udg_server_run_client (gpointer data, gpointer user_data)
   UDG_STAT_ADD (server, running_invocations, 1);
 
   invocation.client = client;
+  context.parent = server->base_context;
   previous = g_private_get (&current_invocation);
   g_private_set (&current_invocation, &invocation);
   previous_context = udg_context_push (&context);
