@@ -23,6 +23,12 @@
  * unnamed addresses are equal.
  */
 
+/**
+ * UdgAddress:
+ *
+ * An immutable, reference-counted Unix socket address.
+ */
+
 #define SUN_PATH_OFFSET ((socklen_t) offsetof (struct sockaddr_un, sun_path))
 
 static guint

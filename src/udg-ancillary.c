@@ -25,6 +25,12 @@
  * udg_ancillary_steal_fds().
  */
 
+/**
+ * UdgAncillary:
+ *
+ * A reference-counted set of socket control messages; it owns the descriptors it received.
+ */
+
 typedef struct
 {
   gint fd;
@@ -290,7 +296,7 @@ udg_ancillary_is_empty (UdgAncillary *ancillary)
  * Prepares to walk the messages of @ancillary: one %UDG_ANCILLARY_RIGHTS
  * message with every descriptor, then one %UDG_ANCILLARY_CREDENTIALS message
  * with every credential, each only when not empty (EasyNetwork's
- * `messages()`).
+ * `messages`).
  *
  * Since: 0.1
  */
@@ -354,7 +360,7 @@ udg_ancillary_iter_next (UdgAncillaryIter    *iter,
  *
  * Builds the control buffer for sendmsg(): one SCM_RIGHTS message with every
  * descriptor, then one SCM_CREDENTIALS message per credential (EasyNetwork's
- * `as_raw()`).
+ * `as_raw`).
  *
  * Returns: (transfer full) (array length=len) (nullable): the control data,
  *   free it with g_free(); %NULL when @ancillary is empty
@@ -488,7 +494,7 @@ collect_cmsg (int level, int type, const guint8 *data, gsize len, gpointer user_
  * Adds the messages of @control: descriptors of every SCM_RIGHTS message
  * (which @ancillary now owns, even when this fails), credentials of every
  * SCM_CREDENTIALS message; other kinds are ignored and a cut last message is
- * trimmed to whole items.  %MSG_CTRUNC in @msg_flags marks @ancillary as
+ * trimmed to whole items.  `MSG_CTRUNC` in @msg_flags marks @ancillary as
  * truncated (see udg_ancillary_is_truncated()), which is not an error.
  *
  * Returns: %FALSE with %UDG_ERROR_PARSE if a message header is malformed;

@@ -23,6 +23,12 @@
  * next one.  udg_client_send_packet() replies.
  */
 
+/**
+ * UdgClient:
+ *
+ * One sender address of a #UdgServer, as its handler sees it; reference-counted.
+ */
+
 #define MAX_SPARE_CLIENTS 256
 
 /* With server->clients_lock held. */

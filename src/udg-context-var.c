@@ -19,6 +19,12 @@
  * when their context ends or when they are replaced.
  */
 
+/**
+ * UdgContextVar:
+ *
+ * A context variable: a key whose value depends on the current handler invocation.
+ */
+
 struct _UdgContextVar
 {
   gatomicrefcount ref_count;

@@ -31,6 +31,12 @@
  * it closes, and never one it did not create.
  */
 
+/**
+ * UdgEndpoint:
+ *
+ * A client socket connected to one server; reference-counted and thread-safe.
+ */
+
 #define MAX_DATAGRAM (64 * 1024)
 
 struct _UdgEndpoint

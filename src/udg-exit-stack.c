@@ -14,6 +14,12 @@
  * stopped.  It is not thread-safe: use it from one thread.
  */
 
+/**
+ * UdgExitStack:
+ *
+ * Cleanup callbacks run last-in first-out when closed.
+ */
+
 typedef struct
 {
   GDestroyNotify callback;

@@ -16,6 +16,12 @@
  * or a datagram is %UDG_ERROR_FAILED ("… crashed").
  */
 
+/**
+ * UdgProtocol:
+ *
+ * A serializer and an optional converter; reference-counted.
+ */
+
 struct _UdgProtocol
 {
   gatomicrefcount ref_count;

@@ -186,7 +186,7 @@ base64_free_packet (gpointer packet, gpointer user_data)
  * @alphabet: the base64 alphabet (padding is always written, and required)
  * @checksum: what digest to append to the inner bytes before encoding
  * @key: (nullable): for %UDG_BASE64_CHECKSUM_HMAC_SHA256, the key as
- *   EasyNetwork's `generate_key()` writes it: 32 bytes in url-safe base64
+ *   EasyNetwork's `generate_key` writes it: 32 bytes in url-safe base64
  *   (44 characters); see udg_base64_serializer_generate_key()
  * @error: return location for a #GError
  *
@@ -246,7 +246,7 @@ udg_base64_serializer_new (UdgSerializer     *inner,
  *
  * Makes a fresh HMAC key from 32 random bytes of the kernel's generator
  * (getrandom()), in url-safe base64, as EasyNetwork's
- * `Base64EncoderSerializer.generate_key()`.
+ * `Base64EncoderSerializer.generate_key`.
  *
  * Returns: (transfer full): a 44-character key
  *

@@ -431,7 +431,7 @@ json_free (gpointer packet, gpointer user_data)
  * @error: return location for a #GError
  *
  * A CBOR serializer (EasyNetwork's `CBORSerializer`) whose packets are
- * json-glib #JsonNode trees.  Maps need text keys; byte strings are
+ * json-glib `JsonNode` trees.  Maps need text keys; byte strings are
  * refused (no JSON form); tags are ignored (the tagged item is kept).
  * Malformed input is %UDG_ERROR_PARSE ("Missing data to create packet",
  * "Extra data caught", …).

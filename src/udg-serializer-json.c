@@ -5,6 +5,20 @@
 
 #include <string.h>
 
+/**
+ * SECTION:udg-serializers
+ * @title: Built-in serializers
+ * @short_description: JSON, GVariant, text, base64, compressors, MessagePack, CBOR
+ *
+ * Constructors of the serializers udgram ships, composed the way
+ * EasyNetwork's are: udg_json_serializer_new() innermost, then
+ * udg_compressor_serializer_new(), then udg_base64_serializer_new()
+ * outermost gives `Base64EncoderSerializer(ZlibCompressorSerializer(
+ * JSONSerializer()), checksum=key)`.  Every deserializer takes untrusted
+ * bytes: malformed input is %UDG_ERROR_PARSE, never a crash, and what it
+ * allocates is bounded by the datagram or a limit.
+ */
+
 /* json-glib's parser recurses once per nesting level: a 64 KiB datagram of
  * '[' would take the thread's stack.  Deeper documents are refused first. */
 #define MAX_DEPTH 256
@@ -180,7 +194,7 @@ json_free_packet (gpointer packet, gpointer user_data)
  *   as Python's json module does by default
  * @debug: say where malformed input goes wrong
  *
- * A JSON serializer: packets are json-glib #JsonNode trees, written in
+ * A JSON serializer: packets are json-glib `JsonNode` trees, written in
  * compact form (no spaces).  Any valid JSON document of at most @limit bytes
  * is accepted; invalid UTF-8, invalid JSON, nesting deeper than 256 levels
  * and oversize datagrams are %UDG_ERROR_PARSE errors ("Unicode decode

@@ -349,7 +349,7 @@ json_free (gpointer packet, gpointer user_data)
  * @error: return location for a #GError
  *
  * A MessagePack serializer (EasyNetwork's `MessagePackSerializer`) whose
- * packets are json-glib #JsonNode trees, so that a handler can switch
+ * packets are json-glib `JsonNode` trees, so that a handler can switch
  * between JSON and MessagePack without changing its code.  Maps need string
  * keys; binary and extension types are refused (they have no JSON form).
  * Malformed input is %UDG_ERROR_PARSE ("Missing data to create packet",

@@ -19,6 +19,12 @@
  * must report bad input as %UDG_ERROR_PARSE, never crash.
  */
 
+/**
+ * UdgSerializer:
+ *
+ * A #UdgSerializerFuncs table with its data; reference-counted and usable from several threads.
+ */
+
 struct _UdgSerializer
 {
   gatomicrefcount ref_count;

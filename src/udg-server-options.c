@@ -18,6 +18,12 @@
  */
 
 /**
+ * UdgServerOptions:
+ *
+ * How a server is built; copied by udg_server_new().
+ */
+
+/**
  * udg_server_options_new:
  *
  * Creates options with the defaults: socket file mode left as bind()

@@ -42,6 +42,12 @@
  * errors, unbound senders in warn mode and reception errors.
  */
 
+/**
+ * UdgServer:
+ *
+ * A Unix datagram server; reference-counted.
+ */
+
 static void raise_send_buffer (gint fd);
 
 static void
@@ -572,7 +578,7 @@ bind_socket (UdgServer *server, GError **error)
  * @server: a #UdgServer
  * @error: return location for a #GError
  *
- * Binds the socket, if not done yet (EasyNetwork's `server_activate()`).
+ * Binds the socket, if not done yet (EasyNetwork's `server_activate`).
  * An existing file at the path is never removed: binding then fails with
  * %UDG_ERROR_ADDRESS_IN_USE.
  *

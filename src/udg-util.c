@@ -25,6 +25,16 @@ udg_gettext (const gchar *msgid)
 }
 
 /**
+ * SECTION:udg-error
+ * @title: UdgError
+ * @short_description: the error domain
+ *
+ * Every #GError udgram reports itself is in the %UDG_ERROR domain, with a
+ * #UdgError code and a translated message; errors of the system on a
+ * socket operation that GIO already names use %G_IO_ERROR.
+ */
+
+/**
  * udg_error_quark:
  *
  * The quark of the %UDG_ERROR domain.

@@ -10,7 +10,8 @@ documented=$(cat "$srcdir"/src/*.c "$srcdir"/include/udgram/*.h | sed -n 's/^ \*
 for sym in $(nm -D --defined-only "$lib" | awk '{print $3}' | grep '^udg_'); do
   echo "$documented" | grep -qx "$sym" || { echo "undocumented function: $sym"; missing=$((missing + 1)); }
 done
-for type in $(grep -ho '^} \(Udg[A-Za-z]*\);' "$srcdir"/include/udgram/*.h | sed 's/^} \(.*\);/\1/' | sort -u); do
+for type in $( (grep -ho '^} \(Udg[A-Za-z]*\);' "$srcdir"/include/udgram/*.h | sed 's/^} \(.*\);/\1/';
+                grep -ho '^typedef struct _Udg[A-Za-z]* \(Udg[A-Za-z]*\);' "$srcdir"/include/udgram/*.h | sed 's/.* \(Udg[A-Za-z]*\);/\1/') | sort -u); do
   echo "$documented" | grep -qx "$type" || { echo "undocumented type: $type"; missing=$((missing + 1)); }
 done
 n=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -c '^udg_')

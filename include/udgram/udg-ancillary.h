@@ -22,12 +22,14 @@ G_BEGIN_DECLS
  * (`struct ucred`).  A @pid of 0 received from the kernel means "unknown"
  * (the receiver enabled `SO_PASSCRED` after the datagram was queued).
  */
-typedef struct
+typedef struct _UdgCredentials UdgCredentials;
+
+struct _UdgCredentials
 {
   pid_t pid;
   uid_t uid;
   gid_t gid;
-} UdgCredentials;
+};
 
 /**
  * UdgAncillaryMessageType:
@@ -52,13 +54,15 @@ typedef enum
  * One message of a #UdgAncillary, as udg_ancillary_iter_next() returns it
  * (EasyNetwork's `SCMRights` and `SCMCredentials`).
  */
-typedef struct
+typedef struct _UdgAncillaryMessage UdgAncillaryMessage;
+
+struct _UdgAncillaryMessage
 {
   UdgAncillaryMessageType type;
   guint n_items;
   const gint *fds;
   const UdgCredentials *credentials;
-} UdgAncillaryMessage;
+};
 
 typedef struct _UdgAncillary UdgAncillary;
 
@@ -68,13 +72,15 @@ typedef struct _UdgAncillary UdgAncillary;
  * An iterator over the messages of a #UdgAncillary; see
  * udg_ancillary_iter_init().  Its fields are private.
  */
-typedef struct
+typedef struct _UdgAncillaryIter UdgAncillaryIter;
+
+struct _UdgAncillaryIter
 {
   /*< private >*/
   gpointer dummy1;
   gint dummy2;
   gpointer padding[2];
-} UdgAncillaryIter;
+};
 
 UDG_AVAILABLE_IN_1_0
 UdgAncillary         *udg_ancillary_new               (void);

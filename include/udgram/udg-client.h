@@ -23,7 +23,7 @@ typedef struct _UdgServer UdgServer;
  * @control: (array length=control_len): the raw control data returned by
  *   recvmsg() with the datagram (possibly empty)
  * @control_len: its length in bytes
- * @msg_flags: the recvmsg() flags of the datagram (%MSG_CTRUNC tells that
+ * @msg_flags: the recvmsg() flags of the datagram (`MSG_CTRUNC` tells that
  *   the control data was cut)
  * @user_data: the data given in #UdgRecvParams
  * @error: return location for an error
@@ -62,14 +62,16 @@ typedef gboolean (*UdgRecvAncillaryFunc) (gconstpointer   control,
  * What udg_client_recv() waits for: EasyNetwork's `RecvParams`.  Initialise
  * it with %UDG_RECV_PARAMS_INIT.
  */
-typedef struct
+typedef struct _UdgRecvParams UdgRecvParams;
+
+struct _UdgRecvParams
 {
   gdouble timeout;
   UdgRecvAncillaryFunc recv_with_ancillary;
   gpointer ancillary_user_data;
   /*< private >*/
   gpointer padding[4];
-} UdgRecvParams;
+};
 
 /**
  * UDG_RECV_PARAMS_INIT:

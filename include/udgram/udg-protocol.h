@@ -24,7 +24,9 @@ G_BEGIN_DECLS
  * A converter between the serializer's packets ("data transfer objects") and
  * the application's own types: EasyNetwork's `AbstractPacketConverter`.
  */
-typedef struct
+typedef struct _UdgConverterFuncs UdgConverterFuncs;
+
+struct _UdgConverterFuncs
 {
   gpointer (*to_dto)      (gconstpointer  packet,
                            gpointer       user_data,
@@ -36,7 +38,7 @@ typedef struct
                            gpointer       user_data);
   /*< private >*/
   gpointer padding[5];
-} UdgConverterFuncs;
+};
 
 typedef struct _UdgProtocol UdgProtocol;
 

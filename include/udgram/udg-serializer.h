@@ -24,7 +24,9 @@ G_BEGIN_DECLS
  * The virtual table of a #UdgSerializer, in the manner of #GSourceFuncs.  The
  * functions may be called from several threads at once.
  */
-typedef struct
+typedef struct _UdgSerializerFuncs UdgSerializerFuncs;
+
+struct _UdgSerializerFuncs
 {
   GBytes  *(*serialize)   (gconstpointer  packet,
                            gpointer       user_data,
@@ -36,7 +38,7 @@ typedef struct
                            gpointer       user_data);
   /*< private >*/
   gpointer padding[5];
-} UdgSerializerFuncs;
+};
 
 typedef struct _UdgSerializer UdgSerializer;
 

@@ -48,7 +48,9 @@ typedef enum
  * The request handler: one for the whole service (EasyNetwork's
  * `AsyncDatagramRequestHandler`).
  */
-typedef struct
+typedef struct _UdgHandlerFuncs UdgHandlerFuncs;
+
+struct _UdgHandlerFuncs
 {
   gboolean (*service_init) (UdgExitStack  *exit_stack,
                             UdgServer     *server,
@@ -61,7 +63,7 @@ typedef struct
                             gpointer       user_data);
   /*< private >*/
   gpointer padding[5];
-} UdgHandlerFuncs;
+};
 
 /**
  * UdgServerStats:
@@ -87,7 +89,9 @@ typedef struct
  * Counters of a server, from udg_server_get_stats(): every datagram read is
  * handled, refused, or counted in one of the dropped counters.
  */
-typedef struct
+typedef struct _UdgServerStats UdgServerStats;
+
+struct _UdgServerStats
 {
   guint64 received;
   guint64 handled;
@@ -107,7 +111,7 @@ typedef struct
   guint64 queued_datagrams;
   /*< private >*/
   guint64 padding[7];
-} UdgServerStats;
+};
 
 typedef struct _UdgServerOptions UdgServerOptions;
 
