@@ -326,6 +326,7 @@ typedef struct
   int fd;
   guint64 seq;
   gint64 sent_at;
+  gboolean pending;    /* the server's queue was full: sent on EPOLLOUT */
 } Client;
 
 typedef struct
@@ -353,13 +354,38 @@ fill (char *buf, gsize size, guint client, guint64 seq)
     buf[i] = (char) (i * 31 + client + seq);
 }
 
+/* Each client socket is connected to the server, so that a full server
+ * queue (net.unix.max_dgram_qlen, 10 on Debian) gives EAGAIN and EPOLLOUT
+ * says when it has room: the generator goes on with the other clients
+ * instead of sleeping. */
 static void
-send_request (Client *c, guint index, const struct sockaddr_un *to, socklen_t to_len, gsize size, char *buf)
+try_send (int ep, Client *c, guint index, gsize size, char *buf)
 {
+  struct epoll_event ev = { EPOLLIN, { .u32 = index } };
+
   fill (buf, size, index, c->seq);
+  if (send (c->fd, buf, size, MSG_DONTWAIT) >= 0 || errno != EAGAIN)
+    {
+      if (c->pending)
+        {
+          c->pending = FALSE;
+          epoll_ctl (ep, EPOLL_CTL_MOD, c->fd, &ev);
+        }
+      return;
+    }
+  if (!c->pending)
+    {
+      c->pending = TRUE;
+      ev.events |= EPOLLOUT;
+      epoll_ctl (ep, EPOLL_CTL_MOD, c->fd, &ev);
+    }
+}
+
+static void
+send_request (int ep, Client *c, guint index, gsize size, char *buf)
+{
   c->sent_at = g_get_monotonic_time ();
-  while (sendto (c->fd, buf, size, MSG_DONTWAIT, (const struct sockaddr *) to, to_len) < 0 && errno == EAGAIN)
-    g_usleep (10);
+  try_send (ep, c, index, size, buf);
 }
 
 static Result
@@ -388,8 +414,13 @@ run_load (const char *server_path, pid_t server_pid, guint n_clients, gsize size
 
       unlink (path);
       clients[i].fd = bind_path (path);
+      if (connect (clients[i].fd, (struct sockaddr *) &to, to_len) < 0)
+        {
+          perror ("connect");
+          exit (1);
+        }
       epoll_ctl (ep, EPOLL_CTL_ADD, clients[i].fd, &ev);
-      send_request (&clients[i], i, &to, to_len, size, buf);
+      send_request (ep, &clients[i], i, size, buf);
     }
 
   for (;;)
@@ -412,6 +443,8 @@ run_load (const char *server_path, pid_t server_pid, guint n_clients, gsize size
           Client *c = &clients[i];
           gssize got;
 
+          if ((events[e].events & EPOLLOUT) && c->pending)
+            try_send (ep, c, i, size, buf);
           while ((got = recv (c->fd, buf, MAX_PAYLOAD, MSG_DONTWAIT)) >= 0)
             {
               guint64 seq;
@@ -430,7 +463,7 @@ run_load (const char *server_path, pid_t server_pid, guint n_clients, gsize size
                   r.completed++;
                 }
               c->seq++;
-              send_request (c, i, &to, to_len, size, buf);
+              send_request (ep, c, i, size, buf);
             }
         }
       if (now - last_loss_check > LOSS_TIMEOUT_US / 2)
@@ -442,7 +475,7 @@ run_load (const char *server_path, pid_t server_pid, guint n_clients, gsize size
                 if (measuring)
                   r.lost++;
                 clients[i].seq++;
-                send_request (&clients[i], i, &to, to_len, size, buf);
+                send_request (ep, &clients[i], i, size, buf);
               }
         }
     }
