@@ -55,6 +55,9 @@ udg_client_new (UdgServer *server, const UdgAddress *peer)
   client->queued_bytes = 0;
   client->state = CLIENT_IDLE;
   client->waiting = FALSE;
+  client->run_link.data = client;
+  client->idle_link.data = client;
+  client->cached = FALSE;
   return client;
 }
 
@@ -163,6 +166,82 @@ udg_client_unref (UdgClient *client)
   if (client != NULL)
     udg_client_destroy_spare (client);
   udg_server_unref (server);
+}
+
+/* The end of an invocation with nothing queued: its reference moves into
+ * the server's idle cache, from which the dispatcher takes it back when
+ * the peer sends again, or the oldest is released. */
+void
+udg_client_release_idle (UdgClient *client)
+{
+  UdgServer *server = client->server;
+  UdgClient *evicted = NULL;
+  gboolean wake = FALSE;
+
+  pthread_mutex_lock (&server->clients_lock);
+  if (!client->cached && !g_atomic_int_get (&server->closing) &&
+      g_hash_table_lookup (server->clients, client->peer) == client)
+    {
+      client->cached = TRUE;
+      client->idle_since = g_get_monotonic_time ();
+      g_queue_push_tail_link (&server->idle_clients, &client->idle_link);
+      client = NULL;
+      wake = !server->idle_watched;
+      server->idle_watched = TRUE;
+      if (server->idle_clients.length > UDG_IDLE_CLIENTS_MAX)
+        {
+          evicted = g_queue_pop_head_link (&server->idle_clients)->data;
+          evicted->cached = FALSE;
+        }
+    }
+  pthread_mutex_unlock (&server->clients_lock);
+  if (wake)
+    udg_dispatcher_wake (server);
+  if (client != NULL)
+    udg_client_unref (client);
+  if (evicted != NULL)
+    udg_client_unref (evicted);
+}
+
+/* With clients_lock held: when @client is in the idle cache, takes it out
+ * and returns the cache's reference; else %NULL. */
+UdgClient *
+udg_client_take_cached (UdgClient *client)
+{
+  if (!client->cached)
+    return NULL;
+  g_queue_unlink (&client->server->idle_clients, &client->idle_link);
+  client->cached = FALSE;
+  return client;
+}
+
+/* Releases the idle clients older than UDG_IDLE_CLIENT_USEC (or @all of
+ * them).  Returns whether some are left, which the dispatcher then watches
+ * (else the next one cached wakes it). */
+gboolean
+udg_server_expire_idle_clients (UdgServer *server, gboolean all)
+{
+  gint64 limit = g_get_monotonic_time () - UDG_IDLE_CLIENT_USEC;
+  GQueue expired = G_QUEUE_INIT;
+  gboolean left;
+  GList *link;
+
+  pthread_mutex_lock (&server->clients_lock);
+  while ((link = server->idle_clients.head) != NULL &&
+         (all || ((UdgClient *) link->data)->idle_since <= limit))
+    {
+      UdgClient *client = link->data;
+
+      g_queue_unlink (&server->idle_clients, link);
+      client->cached = FALSE;
+      g_queue_push_tail_link (&expired, link);
+    }
+  left = server->idle_clients.length > 0;
+  server->idle_watched = left;
+  pthread_mutex_unlock (&server->clients_lock);
+  while ((link = g_queue_pop_head_link (&expired)) != NULL)
+    udg_client_unref (link->data);
+  return left;
 }
 
 static UdgInvocation *

@@ -2,23 +2,47 @@
  *
  * The dispatcher reads batches with recvmmsg(), finds the sender's client
  * (a hash lookup with a key built on the stack), appends the datagram to
- * the client's mailbox and, when the client has no invocation yet, queues
- * one in the pool.  It never waits for a handler: a full mailbox drops the
- * datagram and counts it.  A pool thread runs one handler invocation for one
- * client; datagrams left in the mailbox when it returns start a new
- * invocation, queued behind the other clients' so none is starved.
+ * the client's mailbox and, when the client has no invocation yet, appends
+ * the client to the run queue.  It never waits for a handler: a full
+ * mailbox drops the datagram and counts it.  Pool tasks drain the run
+ * queue, one handler invocation at a time; datagrams left in a mailbox when
+ * its invocation returns queue the client again, behind the others, so
+ * none is starved.  A task stays while there is work (and spins briefly
+ * when there is none), so under load the dispatcher wakes no thread per
+ * datagram; a second task starts when many clients wait or when the one at
+ * work is stuck in a long invocation; a task whose handler blocks in
+ * udg_client_recv() is replaced.  A client whose invocation ends with
+ * nothing queued stays a second in the idle cache, so that a peer sending
+ * request after request does not create and free its state each time.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "udg-server-private.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #define BATCH 16
+
+/* A drain task that finds the run queue empty waits this long, yielding
+ * the core, before it gives its thread back to the pool: under load the
+ * dispatcher queues the next client within that time, and neither side
+ * pays for a futex sleep and wake-up (measured in bench/README.md). */
+#define UDG_DRAIN_SPIN_USEC 20
+
+/* A second drain task is started (up to one per core) only when this many
+ * clients wait behind the one a task took: for short handlers one thread
+ * beside the dispatcher keeps up, and fewer runnable threads than cores
+ * leave room for the dispatcher. */
+#define UDG_DRAIN_SECOND_AT 8
+
+/* And when clients have waited this long without any task taking one (the
+ * tasks at work are in long invocations), the dispatcher starts another. */
+#define UDG_DRAIN_STALL_USEC 10000
 
 void
 udg_datagram_free (UdgDatagram *dg)
@@ -57,6 +81,74 @@ udg_datagram_release_ancillary (UdgServer   *server,
 
 /* --- the pool --------------------------------------------------------------- */
 
+/* With pool_lock held: one more drain task. */
+static void
+push_drainer_locked (UdgServer *server)
+{
+  gboolean pushed;
+
+  UDG_TSAN_RELEASE (server);
+  UDG_TSAN_IGNORE_BEGIN ();
+  pushed = g_thread_pool_push (server->pool, server, NULL);
+  UDG_TSAN_IGNORE_END ();
+  if (pushed)
+    {
+      server->tasks++;
+      server->last_take = g_get_monotonic_time ();
+    }
+}
+
+static guint
+at_work_locked (UdgServer *server)
+{
+  return server->tasks - MIN (server->blocked, server->tasks);
+}
+
+/* With pool_lock held: pushes drain tasks until @want of them (or one per
+ * queued client, if fewer) are at work, that is pushed and not blocked in a
+ * handler's wait.  A task already draining runs the next client without any
+ * wake-up, so the dispatcher wakes a thread only when none is at work. */
+static void
+start_drainers_locked (UdgServer *server, guint want)
+{
+  guint before;
+
+  want = MIN (want, g_queue_get_length (&server->run_queue));
+  while (server->pool != NULL && !g_atomic_int_get (&server->closing) && at_work_locked (server) < want)
+    {
+      before = server->tasks;
+      push_drainer_locked (server);
+      if (server->tasks == before)
+        break;
+    }
+}
+
+/* For the dispatcher: starts one more drain task (up to one per core) when
+ * clients wait and no task took one for UDG_DRAIN_STALL_USEC.  Returns the
+ * microseconds after which to look again, or -1 when none waits. */
+gint64
+udg_server_check_stalled (UdgServer *server)
+{
+  gint64 again = -1;
+
+  pthread_mutex_lock (&server->pool_lock);
+  if (server->run_queue.length > 0 && server->pool != NULL)
+    {
+      gint64 since = g_get_monotonic_time () - server->last_take;
+
+      if (since >= UDG_DRAIN_STALL_USEC)
+        {
+          if (at_work_locked (server) < server->n_cores && !g_atomic_int_get (&server->closing))
+            push_drainer_locked (server);
+          server->last_take = g_get_monotonic_time ();
+          since = 0;
+        }
+      again = UDG_DRAIN_STALL_USEC - since;
+    }
+  pthread_mutex_unlock (&server->pool_lock);
+  return again;
+}
+
 void
 udg_server_blocked_changed (UdgServer *server, gint delta)
 {
@@ -71,6 +163,9 @@ udg_server_blocked_changed (UdgServer *server, gint delta)
       UDG_TSAN_IGNORE_BEGIN ();
       g_thread_pool_set_max_threads (server->pool, (gint) max, NULL);
       UDG_TSAN_IGNORE_END ();
+      /* This thread's task stopped draining: another one takes over. */
+      if (delta > 0)
+        start_drainers_locked (server, 1);
       if (wanted > server->options.max_threads)
         {
           gint64 now = g_get_monotonic_time ();
@@ -88,25 +183,6 @@ udg_server_blocked_changed (UdgServer *server, gint delta)
   pthread_mutex_unlock (&server->pool_lock);
 }
 
-/* Queues an invocation of @client, whose reference the pool task takes over.
- * Returns FALSE when the server is stopping (the reference is left). */
-static gboolean
-push_to_pool (UdgServer *server, UdgClient *client)
-{
-  gboolean pushed = FALSE;
-
-  pthread_mutex_lock (&server->pool_lock);
-  if (server->pool != NULL && !g_atomic_int_get (&server->closing))
-    {
-      UDG_TSAN_RELEASE (client);
-      UDG_TSAN_IGNORE_BEGIN ();
-      pushed = g_thread_pool_push (server->pool, client, NULL);
-      UDG_TSAN_IGNORE_END ();
-    }
-  pthread_mutex_unlock (&server->pool_lock);
-  return pushed;
-}
-
 static void
 finish_unscheduled (UdgServer *server, UdgClient *client)
 {
@@ -114,11 +190,43 @@ finish_unscheduled (UdgServer *server, UdgClient *client)
   udg_client_unref (client);
 }
 
+/* Queues an invocation of @client (CLIENT_PENDING), whose reference the
+ * run queue takes over; when the server is stopping, drops its mail. */
 void
 udg_server_schedule (UdgServer *server, UdgClient *client)
 {
-  if (!push_to_pool (server, client))
+  gboolean queued = FALSE;
+
+  pthread_mutex_lock (&server->pool_lock);
+  if (server->pool != NULL && !g_atomic_int_get (&server->closing))
+    {
+      g_queue_push_tail_link (&server->run_queue, &client->run_link);
+      g_atomic_int_set (&server->run_queue_length, server->run_queue.length);
+      start_drainers_locked (server, 1);
+      queued = TRUE;
+    }
+  pthread_mutex_unlock (&server->pool_lock);
+  if (!queued)
     finish_unscheduled (server, client);
+}
+
+/* After teardown joined the pool: nothing may be left, but a client that
+ * is would keep its reference and its fds. */
+void
+udg_server_drop_run_queue (UdgServer *server)
+{
+  GList *link;
+
+  pthread_mutex_lock (&server->pool_lock);
+  while ((link = g_queue_pop_head_link (&server->run_queue)) != NULL)
+    {
+      pthread_mutex_unlock (&server->pool_lock);
+      finish_unscheduled (server, link->data);
+      pthread_mutex_lock (&server->pool_lock);
+    }
+  server->tasks = 0;
+  g_atomic_int_set (&server->run_queue_length, 0);
+  pthread_mutex_unlock (&server->pool_lock);
 }
 
 static void
@@ -145,12 +253,10 @@ udg_invocation_get_current (void)
   return g_private_get (&current_invocation);
 }
 
-/* A pool task: one handler invocation for one client. */
-void
-udg_server_run_client (gpointer data, gpointer user_data)
+/* One handler invocation for @client, whose reference it takes over. */
+static void
+run_client (UdgServer *server, UdgClient *client)
 {
-  UdgClient *client = data;
-  UdgServer *server = user_data;
   UdgInvocation invocation = { 0 };
   UdgInvocation *previous;
   UdgContext context = { NULL, NULL };
@@ -158,16 +264,11 @@ udg_server_run_client (gpointer data, gpointer user_data)
   g_autoptr(GError) error = NULL;
   gboolean ok, again;
 
-  /* First: nothing of @server may be read before these. */
-  UDG_TSAN_ACQUIRE (client);
-  UDG_TSAN_ACQUIRE (server);
-
   pthread_mutex_lock (&client->lock);
   if (g_atomic_int_get (&server->closing) || g_queue_is_empty (&client->mailbox))
     {
       pthread_mutex_unlock (&client->lock);
       finish_unscheduled (server, client);
-      UDG_TSAN_RELEASE (server); /* teardown acquires it after the pool's join */
       return;
     }
   invocation.first = g_queue_pop_head (&client->mailbox);
@@ -217,9 +318,52 @@ udg_server_run_client (gpointer data, gpointer user_data)
   if (again)
     udg_server_schedule (server, client);
   else
-    udg_client_unref (client);
+    udg_client_release_idle (client);
+}
+
+/* A pool task: runs the queued clients' invocations until the run queue is
+ * empty (after a short spin).  When many clients wait behind the one it
+ * took and fewer tasks than cores are at work, it starts another. */
+void
+udg_server_drain (gpointer data, gpointer user_data)
+{
+  UdgServer *server = user_data;
+  gboolean spun = FALSE;
+
+  /* First: nothing of @server may be read before this. */
+  UDG_TSAN_ACQUIRE (server);
+  for (;;)
+    {
+      GList *link;
+
+      pthread_mutex_lock (&server->pool_lock);
+      link = g_queue_pop_head_link (&server->run_queue);
+      if (link == NULL && !spun)
+        {
+          gint64 until = g_get_monotonic_time () + UDG_DRAIN_SPIN_USEC;
+
+          pthread_mutex_unlock (&server->pool_lock);
+          spun = TRUE;
+          while (g_atomic_int_get (&server->run_queue_length) == 0 && g_get_monotonic_time () < until)
+            sched_yield ();
+          continue;
+        }
+      spun = FALSE;
+      if (link == NULL)
+        {
+          server->tasks--;
+          pthread_mutex_unlock (&server->pool_lock);
+          break;
+        }
+      g_atomic_int_set (&server->run_queue_length, server->run_queue.length);
+      server->last_take = g_get_monotonic_time ();
+      if (g_queue_get_length (&server->run_queue) >= UDG_DRAIN_SECOND_AT)
+        start_drainers_locked (server, server->n_cores);
+      pthread_mutex_unlock (&server->pool_lock);
+      run_client (server, link->data);
+    }
   /* Last: teardown acquires it after g_thread_pool_free() joined us.  The
-   * run's own reference keeps @server alive until then. */
+   * server outlives its pool. */
   UDG_TSAN_RELEASE (server);
 }
 
@@ -242,6 +386,8 @@ lookup_client (UdgServer *server, const UdgAddress *peer)
 {
   UdgClient *client = g_hash_table_lookup (server->clients, peer);
 
+  if (client != NULL && udg_client_take_cached (client) != NULL)
+    return client;
   if (client != NULL && udg_client_try_ref (client))
     return client;
   /* Absent, or its last reference is being dropped right now (its
@@ -280,7 +426,7 @@ uid_allowed (UdgServer *server, const UdgCredentials *credentials)
   return FALSE;
 }
 
-/* With clients_lock held. Returns the client to release afterwards. */
+/* Returns the client to release afterwards. */
 static UdgClient *
 route (UdgServer *server, Dispatcher *d, struct mmsghdr *m, gboolean *schedule)
 {
@@ -327,7 +473,9 @@ route (UdgServer *server, Dispatcher *d, struct mmsghdr *m, gboolean *schedule)
       return NULL;
     }
 
+  pthread_mutex_lock (&server->clients_lock);
   client = lookup_client (server, &key);
+  pthread_mutex_unlock (&server->clients_lock);
   pthread_mutex_lock (&client->lock);
   /* A mailbox holds one datagram at least, whatever its size. */
   full = g_queue_get_length (&client->mailbox) >= server->options.mailbox_limit ||
@@ -404,6 +552,9 @@ dispatcher_main (gpointer data)
   UdgServer *server = data;
   Dispatcher *d = g_new0 (Dispatcher, 1);
   Batch *b = &d->batch;
+  gboolean idle_watched = FALSE;
+  gint64 next_expiry = 0;
+  gint64 stall_check = 0;
   struct pollfd fds[2] = {
     { server->fd, POLLIN, 0 },
     { server->wake_fd, POLLIN, 0 },
@@ -415,15 +566,45 @@ dispatcher_main (gpointer data)
 
   for (;;)
     {
+      gint64 now = g_get_monotonic_time ();
+      int timeout = -1;
       int n;
 
-      if (poll (fds, 2, -1) < 0 && errno != EINTR)
+      /* Idle clients are released about UDG_IDLE_CLIENT_USEC after their
+       * last invocation; with none cached, the dispatcher sleeps. */
+      if (idle_watched && now >= next_expiry)
+        {
+          idle_watched = udg_server_expire_idle_clients (server, FALSE);
+          next_expiry = now + UDG_IDLE_CLIENT_USEC / 4;
+        }
+      /* Clients queued a while ago and still waiting: see whether the
+       * tasks at work are stuck in long invocations (at most once per
+       * UDG_DRAIN_STALL_USEC, so that it costs nothing per batch). */
+      if (stall_check != 0 && now >= stall_check)
+        {
+          gint64 again = udg_server_check_stalled (server);
+
+          stall_check = again < 0 ? 0 : now + again;
+        }
+      if (idle_watched)
+        timeout = (int) MAX (1, (next_expiry - now) / 1000);
+      if (stall_check != 0)
+        timeout = (int) MIN ((guint) timeout, MAX (1, (stall_check - now + 999) / 1000));
+      if (poll (fds, 2, timeout) < 0 && errno != EINTR)
         {
           udg_log (G_LOG_LEVEL_WARNING, NULL, "poll() failed in the dispatcher: %s", g_strerror (errno));
           continue;
         }
       if (fds[1].revents & POLLIN)
-        break;
+        {
+          guint64 count;
+
+          if (g_atomic_int_get (&server->dispatcher_stop))
+            break;
+          while (read (server->wake_fd, &count, sizeof count) < 0 && errno == EINTR)
+            ;
+          idle_watched = TRUE;
+        }
       if (!(fds[0].revents & (POLLIN | POLLERR)))
         continue;
 
@@ -439,18 +620,20 @@ dispatcher_main (gpointer data)
           continue;
         }
 
-      pthread_mutex_lock (&server->clients_lock);
       for (int i = 0; i < n; i++)
         b->touched[i] = route (server, d, &b->msgs[i], &b->schedule[i]);
-      pthread_mutex_unlock (&server->clients_lock);
 
-      /* Outside the table lock: the pool push, and unrefs that may free. */
+      /* After the batch: the pool pushes, and unrefs that may free. */
       for (int i = 0; i < n; i++)
         {
           if (b->touched[i] == NULL)
             continue;
           if (b->schedule[i])
-            udg_server_schedule (server, b->touched[i]);
+            {
+              udg_server_schedule (server, b->touched[i]);
+              if (stall_check == 0)
+                stall_check = g_get_monotonic_time () + UDG_DRAIN_STALL_USEC;
+            }
           else
             udg_client_unref (b->touched[i]);
           b->touched[i] = NULL;
@@ -472,19 +655,25 @@ dispatcher_thread (void *data)
 gboolean
 udg_dispatcher_start (UdgServer *server, GError **error)
 {
+  guint64 count;
   int rc;
 
-  server->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  /* Created once and kept until the server is freed: pool threads still
+   * finishing after the dispatcher stopped may write to it. */
+  if (server->wake_fd < 0)
+    server->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (server->wake_fd < 0)
     {
       udg_set_error_from_errno (error, errno, _("Unable to create the dispatcher's wake-up descriptor"));
       return FALSE;
     }
+  /* What the last run left in the counter. */
+  while (read (server->wake_fd, &count, sizeof count) < 0 && errno == EINTR)
+    ;
+  g_atomic_int_set (&server->dispatcher_stop, FALSE);
   rc = pthread_create (&server->dispatcher, NULL, dispatcher_thread, server);
   if (rc != 0)
     {
-      close (server->wake_fd);
-      server->wake_fd = -1;
       udg_set_error_from_errno (error, rc, _("Unable to start the dispatcher thread"));
       return FALSE;
     }
@@ -493,16 +682,22 @@ udg_dispatcher_start (UdgServer *server, GError **error)
 }
 
 void
-udg_dispatcher_stop (UdgServer *server)
+udg_dispatcher_wake (UdgServer *server)
 {
   guint64 one = 1;
 
-  if (!server->dispatcher_started)
-    return;
+  /* Nonblocking: a full counter is awake enough. */
   while (write (server->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
     ;
+}
+
+void
+udg_dispatcher_stop (UdgServer *server)
+{
+  if (!server->dispatcher_started)
+    return;
+  g_atomic_int_set (&server->dispatcher_stop, TRUE);
+  udg_dispatcher_wake (server);
   pthread_join (server->dispatcher, NULL);
   server->dispatcher_started = FALSE;
-  close (server->wake_fd);
-  server->wake_fd = -1;
 }

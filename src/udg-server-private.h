@@ -66,6 +66,14 @@ struct _UdgClient
   ClientState state;
   gboolean waiting;        /* an invocation waits in udg_client_recv() */
   guint64 queued_bytes;    /* in the mailbox */
+
+  GList run_link;          /* in server->run_queue while CLIENT_PENDING; data
+                            * is the client; protected by server->pool_lock */
+
+  /* Protected by server->clients_lock. */
+  gboolean cached;         /* in server->idle_clients, which holds a reference */
+  GList idle_link;         /* data is the client */
+  gint64 idle_since;       /* monotonic, when it entered the cache */
 };
 
 /* The handler invocation running on this thread, if any. */
@@ -83,6 +91,13 @@ G_GNUC_INTERNAL UdgClient *udg_client_new (UdgServer *server, const UdgAddress *
 G_GNUC_INTERNAL gboolean udg_client_try_ref (UdgClient *client);
 G_GNUC_INTERNAL void udg_client_destroy_spare (gpointer client);
 G_GNUC_INTERNAL void udg_client_drop_mailbox (UdgClient *client, guint64 *counter);
+G_GNUC_INTERNAL void udg_client_release_idle (UdgClient *client);
+G_GNUC_INTERNAL UdgClient *udg_client_take_cached (UdgClient *client);
+G_GNUC_INTERNAL gboolean udg_server_expire_idle_clients (UdgServer *server, gboolean all);
+
+/* The idle cache: at most this many clients, each for at most this long. */
+#define UDG_IDLE_CLIENTS_MAX 256
+#define UDG_IDLE_CLIENT_USEC (1 * G_USEC_PER_SEC)
 
 typedef struct
 {
@@ -131,14 +146,26 @@ struct _UdgServer
   gint closing;                     /* atomic: teardown started */
   GCancellable *cancellable;        /* (owned): cancelled at teardown */
 
-  /* Clients: a weak table, address -> client. */
+  /* Clients: a weak table, address -> client.  A client whose invocation
+   * ended with nothing queued stays a short while in idle_clients (bounded,
+   * least recently used first), so that a peer sending request after
+   * request does not create and free its state each time. */
   pthread_mutex_t clients_lock;
   GHashTable *clients;
+  GQueue idle_clients;              /* (element-type UdgClient): a reference each */
+  gboolean idle_watched;            /* the dispatcher expires idle_clients */
 
   /* The pool: runnable threads near the core count, raised by one for each
-   * invocation blocked in udg_client_recv() (DESIGN.md). */
+   * invocation blocked in udg_client_recv() (DESIGN.md).  Clients with
+   * mail and no invocation wait in run_queue; a pool task drains it, so
+   * that a thread already awake runs the next client instead of the
+   * dispatcher waking one per datagram.  All protected by pool_lock. */
   pthread_mutex_t pool_lock;
   GThreadPool *pool;                /* (owned) (nullable) */
+  GQueue run_queue;                 /* (element-type UdgClient): owns a reference each */
+  guint tasks;                      /* drain tasks pushed and not finished */
+  gint run_queue_length;            /* atomic copy, read without the lock */
+  gint64 last_take;                 /* when a task last took a client or started */
   guint n_cores;
   guint blocked;
   gint64 last_saturation_warning;
@@ -146,7 +173,8 @@ struct _UdgServer
   /* The dispatcher thread. */
   pthread_t dispatcher;
   gboolean dispatcher_started;
-  gint wake_fd;
+  gint wake_fd;                     /* eventfd: stop, or look at idle_clients */
+  gint dispatcher_stop;             /* atomic */
 
   UdgContext *base_context;         /* (owned) (nullable): service_init's */
 
@@ -161,8 +189,11 @@ struct _UdgServer
 
 G_GNUC_INTERNAL gboolean udg_dispatcher_start (UdgServer *server, GError **error);
 G_GNUC_INTERNAL void udg_dispatcher_stop (UdgServer *server);
-G_GNUC_INTERNAL void udg_server_run_client (gpointer client, gpointer server);
+G_GNUC_INTERNAL void udg_dispatcher_wake (UdgServer *server);
+G_GNUC_INTERNAL void udg_server_drain (gpointer data, gpointer server);
 G_GNUC_INTERNAL void udg_server_schedule (UdgServer *server, UdgClient *client);
+G_GNUC_INTERNAL void udg_server_drop_run_queue (UdgServer *server);
+G_GNUC_INTERNAL gint64 udg_server_check_stalled (UdgServer *server);
 G_GNUC_INTERNAL void udg_server_blocked_changed (UdgServer *server, gint delta);
 G_GNUC_INTERNAL gboolean udg_server_send (UdgServer    *server,
                                           UdgAddress   *peer,

@@ -188,7 +188,9 @@ udg_server_new_for_address (UdgAddress             *address,
   server->cancellable = g_cancellable_new ();
   pthread_mutex_init (&server->clients_lock, NULL);
   server->clients = g_hash_table_new (udg_address_hash, udg_address_equal);
+  g_queue_init (&server->idle_clients);
   pthread_mutex_init (&server->pool_lock, NULL);
+  g_queue_init (&server->run_queue);
   server->n_cores = MAX (1, g_get_num_processors ());
   return server;
 }
@@ -389,6 +391,8 @@ udg_server_unref (UdgServer *server)
     return;
 
   close_socket (server);
+  if (server->wake_fd >= 0)
+    close (server->wake_fd);
   for (GSList *l = server->sources; l != NULL; l = l->next)
     {
       g_source_destroy (l->data);
@@ -712,6 +716,8 @@ teardown (UdgServer *server, UdgExitStack *stack)
       UDG_TSAN_IGNORE_END ();
     }
   UDG_TSAN_ACQUIRE (server);
+  udg_server_drop_run_queue (server);
+  udg_server_expire_idle_clients (server, TRUE);
 
   g_atomic_int_set (&server->service_available, FALSE);
   destroy_sources (server);
@@ -829,8 +835,9 @@ udg_server_serve_forever (UdgServer *server,
       g_atomic_int_set (&server->service_available, TRUE);
       pthread_mutex_lock (&server->pool_lock);
       server->blocked = 0;
+      server->tasks = 0;
       UDG_TSAN_IGNORE_BEGIN ();
-      server->pool = g_thread_pool_new (udg_server_run_client, server,
+      server->pool = g_thread_pool_new (udg_server_drain, server,
                                         (gint) MIN (server->n_cores, server->options.max_threads),
                                         FALSE, NULL);
       UDG_TSAN_IGNORE_END ();
