@@ -555,6 +555,7 @@ dispatcher_main (gpointer data)
   gboolean idle_watched = FALSE;
   gint64 next_expiry = 0;
   gint64 stall_check = 0;
+  gboolean read_first = FALSE;
   struct pollfd fds[2] = {
     { server->fd, POLLIN, 0 },
     { server->wake_fd, POLLIN, 0 },
@@ -590,26 +591,37 @@ dispatcher_main (gpointer data)
         timeout = (int) MAX (1, (next_expiry - now) / 1000);
       if (stall_check != 0)
         timeout = (int) MIN ((guint) timeout, MAX (1, (stall_check - now + 999) / 1000));
-      if (poll (fds, 2, timeout) < 0 && errno != EINTR)
+      if (read_first)
         {
-          udg_log (G_LOG_LEVEL_WARNING, NULL, "poll() failed in the dispatcher: %s", g_strerror (errno));
-          continue;
-        }
-      if (fds[1].revents & POLLIN)
-        {
-          guint64 count;
-
+          /* The last batch was not empty: more has probably come while it
+           * was routed, and recvmmsg() says so without a poll(). */
           if (g_atomic_int_get (&server->dispatcher_stop))
             break;
-          while (read (server->wake_fd, &count, sizeof count) < 0 && errno == EINTR)
-            ;
-          idle_watched = TRUE;
         }
-      if (!(fds[0].revents & (POLLIN | POLLERR)))
-        continue;
+      else
+        {
+          if (poll (fds, 2, timeout) < 0 && errno != EINTR)
+            {
+              udg_log (G_LOG_LEVEL_WARNING, NULL, "poll() failed in the dispatcher: %s", g_strerror (errno));
+              continue;
+            }
+          if (fds[1].revents & POLLIN)
+            {
+              guint64 count;
+
+              if (g_atomic_int_get (&server->dispatcher_stop))
+                break;
+              while (read (server->wake_fd, &count, sizeof count) < 0 && errno == EINTR)
+                ;
+              idle_watched = TRUE;
+            }
+          if (!(fds[0].revents & (POLLIN | POLLERR)))
+            continue;
+        }
 
       prepare (server, b);
       n = recvmmsg (server->fd, b->msgs, BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+      read_first = n > 0;
       if (n < 0)
         {
           int errsv = errno;
