@@ -59,6 +59,8 @@ main (int argc, char **argv)
         config.serializer = UDG_TEST_SERIALIZER_CRASH_DESERIALIZE;
       else if (g_str_equal (a, "--serializer=bad_serialize"))
         config.serializer = UDG_TEST_SERIALIZER_CRASH_SERIALIZE;
+      else if (g_str_equal (a, "--no-record"))
+        config.no_record = TRUE;
       else if (a[0] == '-' && a[1] == '-' && a[2] != '\0')
         {
           fprintf (stderr, "conformance-server: unknown option %s\n", a);
@@ -75,7 +77,7 @@ main (int argc, char **argv)
   if (path == NULL)
     {
       fprintf (stderr, "usage: conformance-server [--ancillary] [--unnamed=ignore|warn|handle] "
-                       "[--mode=OCTAL] [--serializer=ascii|invalid|bad_serialize] PATH\n");
+                       "[--mode=OCTAL] [--serializer=ascii|invalid|bad_serialize] [--no-record] PATH\n");
       return 2;
     }
   config.path = path;

@@ -3,6 +3,8 @@
  */
 #include "udg-test-server.h"
 
+#include <stdio.h>
+
 #include <malloc.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,7 +74,12 @@ make_serializer (UdgTestSerializerKind kind)
 static gboolean
 trim_heap (gpointer data)
 {
+  static guint count;
+
   malloc_trim (0);
+  /* Said on stdout, for the script that waits for it. */
+  printf ("trimmed %u\n", ++count);
+  fflush (stdout);
   return G_SOURCE_CONTINUE;
 }
 
@@ -137,9 +144,12 @@ reply (UdgTestServer *ts, UdgClient *client, const gchar *text, GError **error)
 static void
 record (UdgTestServer *ts, UdgClient *client, const gchar *request)
 {
-  g_autofree gchar *who = udg_address_to_string (udg_client_get_peer_name (client));
+  g_autofree gchar *who = NULL;
   GPtrArray *list;
 
+  if (ts->config.no_record)
+    return;
+  who = udg_address_to_string (udg_client_get_peer_name (client));
   pthread_mutex_lock (&ts->lock);
   list = g_hash_table_lookup (ts->requests, who);
   if (list == NULL)

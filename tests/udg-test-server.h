@@ -31,9 +31,10 @@ typedef struct
   gsize max_datagram_size;  /* 0: default */
   gboolean handle_signals;
   guint init_delay_ms;      /* service_init takes this long */
+  gboolean no_record;       /* keep no log of the requests (long runs) */
 } UdgTestServerConfig;
 
-#define UDG_TEST_SERVER_CONFIG_INIT { "", FALSE, FALSE, FALSE, FALSE, UDG_UNNAMED_ADDRESSES_IGNORE, -1, UDG_TEST_SERIALIZER_ASCII, 0, 0, 0, FALSE, 0 }
+#define UDG_TEST_SERVER_CONFIG_INIT { "", FALSE, FALSE, FALSE, FALSE, UDG_UNNAMED_ADDRESSES_IGNORE, -1, UDG_TEST_SERIALIZER_ASCII, 0, 0, 0, FALSE, 0, FALSE }
 
 typedef struct
 {
