@@ -192,22 +192,30 @@ finish_unscheduled (UdgServer *server, UdgClient *client)
 
 /* Queues an invocation of @client (CLIENT_PENDING), whose reference the
  * run queue takes over; when the server is stopping, drops its mail. */
-void
-udg_server_schedule (UdgServer *server, UdgClient *client)
+static void
+schedule_many (UdgServer *server, UdgClient **clients, guint n)
 {
   gboolean queued = FALSE;
 
   pthread_mutex_lock (&server->pool_lock);
   if (server->pool != NULL && !g_atomic_int_get (&server->closing))
     {
-      g_queue_push_tail_link (&server->run_queue, &client->run_link);
+      for (guint i = 0; i < n; i++)
+        g_queue_push_tail_link (&server->run_queue, &clients[i]->run_link);
       g_atomic_int_set (&server->run_queue_length, server->run_queue.length);
       start_drainers_locked (server, 1);
       queued = TRUE;
     }
   pthread_mutex_unlock (&server->pool_lock);
   if (!queued)
-    finish_unscheduled (server, client);
+    for (guint i = 0; i < n; i++)
+      finish_unscheduled (server, clients[i]);
+}
+
+void
+udg_server_schedule (UdgServer *server, UdgClient *client)
+{
+  schedule_many (server, &client, 1);
 }
 
 /* After teardown joined the pool: nothing may be left, but a client that
@@ -377,6 +385,7 @@ typedef struct
   guint8 *buffers;
   guint8 *controls;
   UdgClient *touched[BATCH];      /* (owned) */
+  UdgClient *to_schedule[BATCH];  /* (owned): taken by schedule_many() */
   gboolean schedule[BATCH];
 } Batch;
 
@@ -569,6 +578,7 @@ dispatcher_main (gpointer data)
     {
       gint64 now = g_get_monotonic_time ();
       int timeout = -1;
+      guint n_scheduled;
       int n;
 
       /* Idle clients are released about UDG_IDLE_CLIENT_USEC after their
@@ -635,20 +645,25 @@ dispatcher_main (gpointer data)
       for (int i = 0; i < n; i++)
         b->touched[i] = route (server, d, &b->msgs[i], &b->schedule[i]);
 
-      /* After the batch: the pool pushes, and unrefs that may free. */
+      /* After the batch: the run queue takes the clients to schedule in
+       * one go, and unrefs that may free. */
+      n_scheduled = 0;
       for (int i = 0; i < n; i++)
         {
-          if (b->touched[i] == NULL)
+          UdgClient *client = g_steal_pointer (&b->touched[i]);
+
+          if (client == NULL)
             continue;
           if (b->schedule[i])
-            {
-              udg_server_schedule (server, b->touched[i]);
-              if (stall_check == 0)
-                stall_check = g_get_monotonic_time () + UDG_DRAIN_STALL_USEC;
-            }
+            b->to_schedule[n_scheduled++] = client;
           else
-            udg_client_unref (b->touched[i]);
-          b->touched[i] = NULL;
+            udg_client_unref (client);
+        }
+      if (n_scheduled > 0)
+        {
+          schedule_many (server, b->to_schedule, n_scheduled);
+          if (stall_check == 0)
+            stall_check = g_get_monotonic_time () + UDG_DRAIN_STALL_USEC;
         }
     }
 
