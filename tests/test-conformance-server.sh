@@ -16,7 +16,7 @@ run_case () {
   where=$1; shift
   out="$tmp/out"; err="$tmp/err"
   rm -f "$out" "$err"
-  timeout 60 "$builddir/tests/conformance-server" "$@" "$where" >"$out" 2>"$err" &
+  timeout --foreground 60 "$builddir/tests/conformance-server" "$@" "$where" >"$out" 2>"$err" &
   pid=$!
   i=0
   while ! grep -q '^ready ' "$out" 2>/dev/null; do

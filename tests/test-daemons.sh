@@ -21,7 +21,7 @@ wait_for () {
 
 # --- notify-monitor + systemd-notify ------------------------------------------------
 if command -v systemd-notify >/dev/null 2>&1; then
-  timeout 60 "$builddir/examples/notify-monitor" "$tmp/notify.sock" >"$tmp/notify.out" 2>&1 &
+  timeout --foreground 60 "$builddir/examples/notify-monitor" "$tmp/notify.sock" >"$tmp/notify.out" 2>&1 &
   monitor=$!; pids="$pids $monitor"
   wait_for "$tmp/notify.out" "listening"
   # systemd-notify reports its parent as the sender (the service's shell):
@@ -47,7 +47,7 @@ fi
 
 # --- syslog-sink + logger -----------------------------------------------------------
 if command -v logger >/dev/null 2>&1; then
-  timeout 60 "$builddir/examples/syslog-sink" "$tmp/log.sock" >"$tmp/log.out" 2>&1 &
+  timeout --foreground 60 "$builddir/examples/syslog-sink" "$tmp/log.sock" >"$tmp/log.out" 2>&1 &
   sink=$!; pids="$pids $sink"
   wait_for "$tmp/log.out" "listening"
   timeout 10 logger -u "$tmp/log.sock" -d -t mytag hello || fail "logger"

@@ -4,7 +4,10 @@ set -u
 builddir=${top_builddir:-.}
 tmp=$(mktemp -d /tmp/udge-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-timeout 30 "$builddir/examples/echo-server" "$tmp/echo.sock" >"$tmp/out" 2>"$tmp/err" &
+# --foreground: timeout passes our signal to the server only; otherwise it
+# sends it again to its process group, and a second SIGINT arriving after
+# the server restored the default action kills it (exit 130).
+timeout --foreground 30 "$builddir/examples/echo-server" "$tmp/echo.sock" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 i=0
 while ! grep -q '^ready ' "$tmp/out" 2>/dev/null; do
