@@ -34,6 +34,13 @@
  * pays for a futex sleep and wake-up (measured in bench/README.md). */
 #define UDG_DRAIN_SPIN_USEC 20
 
+/* Likewise the dispatcher, when the socket is empty after a batch: it
+ * tries again, yielding the core, this long before it sleeps in poll().
+ * Both spins are adaptive: one that finds nothing turns spinning off until
+ * a sleep turns out shorter than a spin, so that a server at a moderate
+ * rate sleeps between datagrams instead of spinning after each. */
+#define UDG_DISPATCH_SPIN_USEC 20
+
 /* A second drain task is started (up to one per core) only when this many
  * clients wait behind the one a task took: for short handlers one thread
  * beside the dispatcher keeps up, and fewer runnable threads than cores
@@ -93,8 +100,14 @@ push_drainer_locked (UdgServer *server)
   UDG_TSAN_IGNORE_END ();
   if (pushed)
     {
+      gint64 now = g_get_monotonic_time ();
+
+      /* A task left just before this work came: spinning would have
+       * caught it. */
+      if (now - server->last_drain_exit < UDG_DRAIN_SPIN_USEC)
+        server->drain_spin = TRUE;
       server->tasks++;
-      server->last_take = g_get_monotonic_time ();
+      server->last_take = now;
     }
 }
 
@@ -346,7 +359,7 @@ udg_server_drain (gpointer data, gpointer user_data)
 
       pthread_mutex_lock (&server->pool_lock);
       link = g_queue_pop_head_link (&server->run_queue);
-      if (link == NULL && !spun)
+      if (link == NULL && !spun && server->drain_spin)
         {
           gint64 until = g_get_monotonic_time () + UDG_DRAIN_SPIN_USEC;
 
@@ -356,13 +369,16 @@ udg_server_drain (gpointer data, gpointer user_data)
             sched_yield ();
           continue;
         }
-      spun = FALSE;
       if (link == NULL)
         {
+          if (spun)
+            server->drain_spin = FALSE; /* nothing came: leave at once next time */
           server->tasks--;
+          server->last_drain_exit = g_get_monotonic_time ();
           pthread_mutex_unlock (&server->pool_lock);
           break;
         }
+      spun = FALSE;
       g_atomic_int_set (&server->run_queue_length, server->run_queue.length);
       server->last_take = g_get_monotonic_time ();
       if (g_queue_get_length (&server->run_queue) >= UDG_DRAIN_SECOND_AT)
@@ -565,6 +581,8 @@ dispatcher_main (gpointer data)
   gint64 next_expiry = 0;
   gint64 stall_check = 0;
   gboolean read_first = FALSE;
+  gboolean spin = FALSE;
+  gint64 spin_until = 0;
   struct pollfd fds[2] = {
     { server->fd, POLLIN, 0 },
     { server->wake_fd, POLLIN, 0 },
@@ -615,6 +633,8 @@ dispatcher_main (gpointer data)
               udg_log (G_LOG_LEVEL_WARNING, NULL, "poll() failed in the dispatcher: %s", g_strerror (errno));
               continue;
             }
+          /* Datagrams come closer together than a spin: spin next time. */
+          spin = g_get_monotonic_time () - now < UDG_DISPATCH_SPIN_USEC;
           if (fds[1].revents & POLLIN)
             {
               guint64 count;
@@ -631,7 +651,23 @@ dispatcher_main (gpointer data)
 
       prepare (server, b);
       n = recvmmsg (server->fd, b->msgs, BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
-      read_first = n > 0;
+      if (n > 0)
+        {
+          read_first = TRUE;
+          spin_until = spin ? g_get_monotonic_time () + UDG_DISPATCH_SPIN_USEC : 0;
+        }
+      else if (read_first && n < 0 && errno == EAGAIN && spin_until != 0)
+        {
+          if (g_get_monotonic_time () < spin_until)
+            {
+              sched_yield ();
+              continue;
+            }
+          spin = FALSE; /* nothing came: poll() from now on */
+          read_first = FALSE;
+        }
+      else
+        read_first = FALSE;
       if (n < 0)
         {
           int errsv = errno;

@@ -166,6 +166,8 @@ struct _UdgServer
   guint tasks;                      /* drain tasks pushed and not finished */
   gint run_queue_length;            /* atomic copy, read without the lock */
   gint64 last_take;                 /* when a task last took a client or started */
+  gboolean drain_spin;              /* a task with nothing to do spins first */
+  gint64 last_drain_exit;           /* when a task last left */
   guint n_cores;
   guint blocked;
   gint64 last_saturation_warning;
