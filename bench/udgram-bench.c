@@ -10,7 +10,9 @@
  * Each server runs in a child process (CPU time read from /proc/PID/stat);
  * the load generator is this process: N clients, each bound to its own
  * path, closed loop (one request in flight per client), every echoed byte
- * verified, a request lost for 200 ms re-sent and counted.  Every wait is
+ * verified, a request lost for 200 ms re-sent and counted.  "full %" is
+ * how many sends, per 100 requests, found the server's queue full
+ * (net.unix.max_dgram_qlen) and waited for EPOLLOUT.  Every wait is
  * bounded; the program stops by itself.
  */
 #include <errno.h>
@@ -321,6 +323,8 @@ rss_kib (pid_t pid)
 
 /* --- the load generator ---------------------------------------------------- */
 
+static guint64 queue_full_count;
+
 typedef struct
 {
   int fd;
@@ -334,6 +338,7 @@ typedef struct
   gdouble rps;
   gdouble p50_us, p99_us;
   guint64 completed, lost, errors;
+  guint64 queue_full;  /* sends that found the server's queue full */
   gdouble cpu_us_per_req;
 } Result;
 
@@ -373,6 +378,7 @@ try_send (int ep, Client *c, guint index, gsize size, char *buf)
         }
       return;
     }
+  queue_full_count++;
   if (!c->pending)
     {
       c->pending = TRUE;
@@ -432,6 +438,7 @@ run_load (const char *server_path, pid_t server_pid, guint n_clients, gsize size
         {
           measuring = TRUE;
           cpu_from = cpu_seconds (server_pid);
+          queue_full_count = 0;
         }
       if (now >= measure_to)
         break;
@@ -479,6 +486,8 @@ run_load (const char *server_path, pid_t server_pid, guint n_clients, gsize size
               }
         }
     }
+  r.queue_full = queue_full_count;
+  queue_full_count = 0;
   r.cpu_us_per_req = r.completed > 0 ? (cpu_seconds (server_pid) - cpu_from) * 1e6 / r.completed : 0;
   r.rps = r.completed / opt_seconds;
   if (latencies->len > 0)
@@ -516,7 +525,8 @@ static void
 print_row (ServerKind kind, guint n, gsize size, const Result *r, const Result *raw)
 {
   printf ("| %-21s | %7u | %6zu | %9.0f | %7.0f | %7.0f | %5" G_GUINT64_FORMAT " | %3" G_GUINT64_FORMAT
-          " | %7.2f |", kind_names[kind], n, size, r->rps, r->p50_us, r->p99_us, r->lost, r->errors, r->cpu_us_per_req);
+          " | %4.0f | %7.2f |", kind_names[kind], n, size, r->rps, r->p50_us, r->p99_us, r->lost, r->errors,
+          r->completed > 0 ? 100.0 * r->queue_full / r->completed : 0, r->cpu_us_per_req);
   if (raw != NULL && raw->rps > 0)
     printf (" %5.2f | %5.2f | %5.2f |\n", r->rps / raw->rps,
             raw->cpu_us_per_req > 0 ? r->cpu_us_per_req / raw->cpu_us_per_req : 0, raw->p99_us > 0 ? r->p99_us / raw->p99_us : 0);
@@ -692,8 +702,8 @@ main (int argc, char **argv)
 
   printf ("# udgram-bench: %u cores, %.1f s per case (%.1f s warm-up), %s\n\n", g_get_num_processors (),
           opt_seconds, opt_warmup, opt_quick ? "quick" : "full");
-  printf ("| server                | clients | bytes  | requests/s | p50 us | p99 us | lost | err | CPU us/req | x raw req/s | x raw CPU | x raw p99 |\n");
-  printf ("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  printf ("| server                | clients | bytes  | requests/s | p50 us | p99 us | lost | err | full %% | CPU us/req | x raw req/s | x raw CPU | x raw p99 |\n");
+  printf ("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (guint c = 0; c < clients->len; c++)
     for (guint z = 0; z < sizes->len; z++)
       {
