@@ -1211,6 +1211,9 @@ udg_server_get_stats (UdgServer      *server,
   READ (blocked_in_recv);
   READ (queued_datagrams);
 #undef READ
+  pthread_mutex_lock (&server->clients_lock);
+  stats->idle_clients = server->idle_clients.length;
+  pthread_mutex_unlock (&server->clients_lock);
 }
 
 static guint
