@@ -88,8 +88,8 @@ udg_datagram_release_ancillary (UdgServer   *server,
 
 /* --- the pool --------------------------------------------------------------- */
 
-/* With pool_lock held: one more drain task. */
-static void
+/* With pool_lock held: one more drain task.  FALSE if the pool refused it. */
+static gboolean
 push_drainer_locked (UdgServer *server)
 {
   gboolean pushed;
@@ -109,6 +109,7 @@ push_drainer_locked (UdgServer *server)
       server->tasks++;
       server->last_take = now;
     }
+  return pushed;
 }
 
 static guint
@@ -124,16 +125,10 @@ at_work_locked (UdgServer *server)
 static void
 start_drainers_locked (UdgServer *server, guint want)
 {
-  guint before;
-
   want = MIN (want, g_queue_get_length (&server->run_queue));
   while (server->pool != NULL && !g_atomic_int_get (&server->closing) && at_work_locked (server) < want)
-    {
-      before = server->tasks;
-      push_drainer_locked (server);
-      if (server->tasks == before)
-        break;
-    }
+    if (!push_drainer_locked (server))
+      break;
 }
 
 /* For the dispatcher: starts one more drain task (up to one per core) when
@@ -203,8 +198,9 @@ finish_unscheduled (UdgServer *server, UdgClient *client)
   udg_client_unref (client);
 }
 
-/* Queues an invocation of @client (CLIENT_PENDING), whose reference the
- * run queue takes over; when the server is stopping, drops its mail. */
+/* Queues an invocation of each of @clients (CLIENT_PENDING), whose
+ * references the run queue takes over; when the server is stopping, drops
+ * their mail. */
 static void
 schedule_many (UdgServer *server, UdgClient **clients, guint n)
 {
