@@ -43,9 +43,22 @@
 
 /* A second drain task is started (up to one per core) only when this many
  * clients wait behind the one a task took: for short handlers one thread
- * beside the dispatcher keeps up, and fewer runnable threads than cores
- * leave room for the dispatcher. */
-#define UDG_DRAIN_SECOND_AT 8
+ * keeps up, and fewer runnable threads than cores leave room for the
+ * clients on the same machine (measured in bench/README.md: at 8, two
+ * tasks and the load generator share two cores and every reply waits for
+ * a preempted thread now and then). */
+#define UDG_DRAIN_SECOND_AT 32
+
+/* A drain task reads the socket itself after this many invocations, and
+ * whenever the run queue is empty: the kernel queues only
+ * net.unix.max_dgram_qlen datagrams for the socket, and a full queue makes
+ * the senders wait, in no particular order. */
+#define UDG_HELP_EVERY 8
+
+/* While a drain task reads the socket, the dispatcher leaves it to the
+ * task: it looks again after this long without a read by a task, or when
+ * the last task leaves. */
+#define UDG_DEFER_USEC 500
 
 /* And when clients have waited this long without any task taking one (the
  * tasks at work are in long invocations), the dispatcher starts another. */
@@ -88,6 +101,12 @@ udg_datagram_release_ancillary (UdgServer   *server,
 
 /* --- the pool --------------------------------------------------------------- */
 
+static guint
+at_work_locked (UdgServer *server)
+{
+  return server->tasks - MIN (server->blocked, server->tasks);
+}
+
 /* With pool_lock held: one more drain task.  FALSE if the pool refused it. */
 static gboolean
 push_drainer_locked (UdgServer *server)
@@ -107,15 +126,10 @@ push_drainer_locked (UdgServer *server)
       if (now - server->last_drain_exit < UDG_DRAIN_SPIN_USEC)
         server->drain_spin = TRUE;
       server->tasks++;
+      g_atomic_int_set (&server->tasks_at_work, at_work_locked (server));
       server->last_take = now;
     }
   return pushed;
-}
-
-static guint
-at_work_locked (UdgServer *server)
-{
-  return server->tasks - MIN (server->blocked, server->tasks);
 }
 
 /* With pool_lock held: pushes drain tasks until @want of them (or one per
@@ -163,6 +177,7 @@ udg_server_blocked_changed (UdgServer *server, gint delta)
   pthread_mutex_lock (&server->pool_lock);
   server->blocked += delta;
   UDG_STAT_ADD (server, blocked_in_recv, delta);
+  g_atomic_int_set (&server->tasks_at_work, at_work_locked (server));
   if (server->pool != NULL && !g_atomic_int_get (&server->closing))
     {
       guint wanted = server->n_cores + server->blocked;
@@ -189,6 +204,9 @@ udg_server_blocked_changed (UdgServer *server, gint delta)
         }
     }
   pthread_mutex_unlock (&server->pool_lock);
+  /* A task that waits no longer reads the socket: the dispatcher does. */
+  if (delta > 0 && g_atomic_int_get (&server->dispatcher_deferred))
+    udg_dispatcher_wake (server);
 }
 
 static void
@@ -242,6 +260,7 @@ udg_server_drop_run_queue (UdgServer *server)
       pthread_mutex_lock (&server->pool_lock);
     }
   server->tasks = 0;
+  g_atomic_int_set (&server->tasks_at_work, 0);
   g_atomic_int_set (&server->run_queue_length, 0);
   pthread_mutex_unlock (&server->pool_lock);
 }
@@ -338,14 +357,20 @@ run_client (UdgServer *server, UdgClient *client)
     udg_client_release_idle (client);
 }
 
+static gboolean help_read (UdgServer *server);
+
 /* A pool task: runs the queued clients' invocations until the run queue is
- * empty (after a short spin).  When many clients wait behind the one it
- * took and fewer tasks than cores are at work, it starts another. */
+ * empty.  With none queued it reads the socket itself (when the dispatcher
+ * is not reading it), then spins briefly, before it leaves.  When many
+ * clients wait behind the one it took and fewer tasks than cores are at
+ * work, it starts another. */
 void
 udg_server_drain (gpointer data, gpointer user_data)
 {
   UdgServer *server = user_data;
   gboolean spun = FALSE;
+  gboolean read = FALSE;
+  guint since_read = 0;
 
   /* First: nothing of @server may be read before this. */
   UDG_TSAN_ACQUIRE (server);
@@ -355,6 +380,16 @@ udg_server_drain (gpointer data, gpointer user_data)
 
       pthread_mutex_lock (&server->pool_lock);
       link = g_queue_pop_head_link (&server->run_queue);
+      if (link == NULL && !read)
+        {
+          /* The datagrams that would queue the next client are probably in
+           * the socket already: reading them here saves waiting for the
+           * dispatcher to get a core. */
+          pthread_mutex_unlock (&server->pool_lock);
+          read = TRUE;
+          help_read (server);
+          continue;
+        }
       if (link == NULL && !spun && server->drain_spin)
         {
           gint64 until = g_get_monotonic_time () + UDG_DRAIN_SPIN_USEC;
@@ -362,7 +397,8 @@ udg_server_drain (gpointer data, gpointer user_data)
           pthread_mutex_unlock (&server->pool_lock);
           spun = TRUE;
           while (g_atomic_int_get (&server->run_queue_length) == 0 && g_get_monotonic_time () < until)
-            sched_yield ();
+            if (!help_read (server))
+              sched_yield ();
           continue;
         }
       if (link == NULL)
@@ -370,17 +406,29 @@ udg_server_drain (gpointer data, gpointer user_data)
           if (spun)
             server->drain_spin = FALSE; /* nothing came: leave at once next time */
           server->tasks--;
+          g_atomic_int_set (&server->tasks_at_work, at_work_locked (server));
           server->last_drain_exit = g_get_monotonic_time ();
           pthread_mutex_unlock (&server->pool_lock);
+          /* The dispatcher left the socket to the tasks: it reads again
+           * (tasks_at_work is set before this is read; the dispatcher
+           * sets dispatcher_deferred before it reads tasks_at_work). */
+          if (g_atomic_int_get (&server->dispatcher_deferred))
+            udg_dispatcher_wake (server);
           break;
         }
       spun = FALSE;
+      read = FALSE;
       g_atomic_int_set (&server->run_queue_length, server->run_queue.length);
       server->last_take = g_get_monotonic_time ();
       if (g_queue_get_length (&server->run_queue) >= UDG_DRAIN_SECOND_AT)
         start_drainers_locked (server, server->n_cores);
       pthread_mutex_unlock (&server->pool_lock);
       run_client (server, link->data);
+      if (++since_read >= UDG_HELP_EVERY)
+        {
+          since_read = 0;
+          help_read (server);
+        }
     }
   /* Last: teardown acquires it after g_thread_pool_free() joined us.  The
    * server outlives its pool. */
@@ -567,6 +615,84 @@ prepare (UdgServer *server, Batch *b)
     }
 }
 
+/* With read_lock held: one recvmmsg() and the routing of what it read.
+ * Returns what recvmmsg() returned, errno set when negative; *scheduled
+ * is how many clients were queued for an invocation. */
+static int
+read_batch (UdgServer *server, Dispatcher *d, guint *scheduled)
+{
+  Batch *b = &d->batch;
+  guint n_scheduled = 0;
+  int n;
+
+  *scheduled = 0;
+  prepare (server, b);
+  n = recvmmsg (server->fd, b->msgs, BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+  if (n <= 0)
+    return n;
+
+  for (int i = 0; i < n; i++)
+    b->touched[i] = route (server, d, &b->msgs[i], &b->schedule[i]);
+
+  /* After the batch: the run queue takes the clients to schedule in one
+   * go, and unrefs that may free. */
+  for (int i = 0; i < n; i++)
+    {
+      UdgClient *client = g_steal_pointer (&b->touched[i]);
+
+      if (client == NULL)
+        continue;
+      if (b->schedule[i])
+        b->to_schedule[n_scheduled++] = client;
+      else
+        udg_client_unref (client);
+    }
+  if (n_scheduled > 0)
+    {
+      schedule_many (server, b->to_schedule, n_scheduled);
+      /* Read by a drain task while the dispatcher sleeps with no stall
+       * check due: it must look at the run queue (run_queue_length was
+       * set before this is read; the dispatcher sets dispatcher_idle
+       * before it reads run_queue_length). */
+      if (g_atomic_int_get (&server->dispatcher_idle))
+        udg_dispatcher_wake (server);
+    }
+  *scheduled = n_scheduled;
+  return n;
+}
+
+/* For a drain task with nothing to run: reads a batch if no one else is
+ * reading.  TRUE if it read any datagram. */
+static gboolean
+help_read (UdgServer *server)
+{
+  Dispatcher *d;
+  guint scheduled;
+  int n = 0;
+
+  if (pthread_mutex_trylock (&server->read_lock) != 0)
+    return FALSE;
+  d = server->reader;
+  if (d != NULL && !g_atomic_int_get (&server->closing))
+    n = read_batch (server, d, &scheduled);
+  pthread_mutex_unlock (&server->read_lock);
+  if (n > 0)
+    __atomic_store_n (&server->last_help, g_get_monotonic_time (), __ATOMIC_RELAXED);
+  return n > 0;
+}
+
+/* Empties the wake-up counter: TRUE when it was a stop.  Read, then look:
+ * a stop whose write this read consumed set the flag before it wrote. */
+static gboolean
+consume_wake (UdgServer *server)
+{
+  guint64 count;
+
+  while (read (server->wake_fd, &count, sizeof count) < 0 && errno == EINTR)
+    ;
+  return g_atomic_int_get (&server->dispatcher_stop);
+}
+
 static gpointer
 dispatcher_main (gpointer data)
 {
@@ -587,13 +713,17 @@ dispatcher_main (gpointer data)
   b->buffers = g_malloc (BATCH * server->options.max_datagram_size);
   if (server->options.receive_ancillary_data || server->options.pass_credentials)
     b->controls = g_malloc (BATCH * server->ancillary_bufsize);
+  pthread_mutex_lock (&server->read_lock);
+  server->reader = d;
+  pthread_mutex_unlock (&server->read_lock);
 
   for (;;)
     {
       gint64 now = g_get_monotonic_time ();
       int timeout = -1;
       guint n_scheduled;
-      int n;
+      gboolean defer;
+      int n, errsv;
 
       /* Idle clients are released about UDG_IDLE_CLIENT_USEC after their
        * last invocation; with none cached, the dispatcher sleeps. */
@@ -611,6 +741,47 @@ dispatcher_main (gpointer data)
 
           stall_check = again < 0 ? 0 : now + again;
         }
+      /* A drain task is reading the socket between its invocations: the
+       * dispatcher stays off the cores (a third runnable thread on two
+       * cores delays them all) and looks again after UDG_DEFER_USEC, or
+       * when the last task leaves (it wakes the dispatcher). */
+      defer = FALSE;
+      if (now - __atomic_load_n (&server->last_help, __ATOMIC_RELAXED) < UDG_DEFER_USEC)
+        {
+          g_atomic_int_set (&server->dispatcher_deferred, TRUE);
+          defer = g_atomic_int_get (&server->tasks_at_work) > 0;
+          if (!defer)
+            g_atomic_int_set (&server->dispatcher_deferred, FALSE);
+        }
+      if (defer)
+        {
+          struct timespec ts = { 0, UDG_DEFER_USEC * 1000 };
+
+          if (stall_check == 0 && g_atomic_int_get (&server->run_queue_length) > 0)
+            stall_check = now + UDG_DRAIN_STALL_USEC;
+          read_first = FALSE;
+          n = ppoll (fds + 1, 1, &ts, NULL);
+          g_atomic_int_set (&server->dispatcher_deferred, FALSE);
+          if (n > 0)
+            {
+              if (consume_wake (server))
+                break;
+              idle_watched = TRUE;
+            }
+          continue;
+        }
+      /* About to sleep with no stall check due: a drain task that queues
+       * clients from now on wakes the dispatcher (read_batch()), and those
+       * it queued before are seen here. */
+      if (stall_check == 0 && !read_first)
+        {
+          g_atomic_int_set (&server->dispatcher_idle, TRUE);
+          if (g_atomic_int_get (&server->run_queue_length) > 0)
+            {
+              stall_check = now + UDG_DRAIN_STALL_USEC;
+              g_atomic_int_set (&server->dispatcher_idle, FALSE);
+            }
+        }
       if (idle_watched)
         timeout = (int) MAX (1, (next_expiry - now) / 1000);
       if (stall_check != 0)
@@ -624,7 +795,10 @@ dispatcher_main (gpointer data)
         }
       else
         {
-          if (poll (fds, 2, timeout) < 0 && errno != EINTR)
+          int rc = poll (fds, 2, timeout);
+
+          g_atomic_int_set (&server->dispatcher_idle, FALSE);
+          if (rc < 0 && errno != EINTR)
             {
               udg_log (G_LOG_LEVEL_WARNING, NULL, "poll() failed in the dispatcher: %s", g_strerror (errno));
               continue;
@@ -633,26 +807,24 @@ dispatcher_main (gpointer data)
           spin = g_get_monotonic_time () - now < UDG_DISPATCH_SPIN_USEC;
           if (fds[1].revents & POLLIN)
             {
-              guint64 count;
-
-              if (g_atomic_int_get (&server->dispatcher_stop))
+              if (consume_wake (server))
                 break;
-              while (read (server->wake_fd, &count, sizeof count) < 0 && errno == EINTR)
-                ;
               idle_watched = TRUE;
             }
           if (!(fds[0].revents & (POLLIN | POLLERR)))
             continue;
         }
 
-      prepare (server, b);
-      n = recvmmsg (server->fd, b->msgs, BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+      pthread_mutex_lock (&server->read_lock);
+      n = read_batch (server, d, &n_scheduled);
+      errsv = errno;
+      pthread_mutex_unlock (&server->read_lock);
       if (n > 0)
         {
           read_first = TRUE;
           spin_until = spin ? g_get_monotonic_time () + UDG_DISPATCH_SPIN_USEC : 0;
         }
-      else if (read_first && n < 0 && errno == EAGAIN && spin_until != 0)
+      else if (read_first && n < 0 && errsv == EAGAIN && spin_until != 0)
         {
           if (g_get_monotonic_time () < spin_until)
             {
@@ -664,41 +836,16 @@ dispatcher_main (gpointer data)
         }
       else
         read_first = FALSE;
-      if (n < 0)
-        {
-          int errsv = errno;
-
-          if (errsv != EAGAIN && errsv != EINTR)
-            udg_log (G_LOG_LEVEL_WARNING, NULL, "Unrelated error occurred on datagram reception: %s: %s",
-                     "OSError", g_strerror (errsv));
-          continue;
-        }
-
-      for (int i = 0; i < n; i++)
-        b->touched[i] = route (server, d, &b->msgs[i], &b->schedule[i]);
-
-      /* After the batch: the run queue takes the clients to schedule in
-       * one go, and unrefs that may free. */
-      n_scheduled = 0;
-      for (int i = 0; i < n; i++)
-        {
-          UdgClient *client = g_steal_pointer (&b->touched[i]);
-
-          if (client == NULL)
-            continue;
-          if (b->schedule[i])
-            b->to_schedule[n_scheduled++] = client;
-          else
-            udg_client_unref (client);
-        }
-      if (n_scheduled > 0)
-        {
-          schedule_many (server, b->to_schedule, n_scheduled);
-          if (stall_check == 0)
-            stall_check = g_get_monotonic_time () + UDG_DRAIN_STALL_USEC;
-        }
+      if (n < 0 && errsv != EAGAIN && errsv != EINTR)
+        udg_log (G_LOG_LEVEL_WARNING, NULL, "Unrelated error occurred on datagram reception: %s: %s",
+                 "OSError", g_strerror (errsv));
+      if (n_scheduled > 0 && stall_check == 0)
+        stall_check = g_get_monotonic_time () + UDG_DRAIN_STALL_USEC;
     }
 
+  pthread_mutex_lock (&server->read_lock);
+  server->reader = NULL;
+  pthread_mutex_unlock (&server->read_lock);
   g_free (b->buffers);
   g_free (b->controls);
   g_free (d);

@@ -177,6 +177,18 @@ struct _UdgServer
   gboolean dispatcher_started;
   gint wake_fd;                     /* eventfd: stop, or look at idle_clients */
   gint dispatcher_stop;             /* atomic */
+  gint dispatcher_idle;             /* atomic: in poll() with no stall check due */
+  gint64 last_help;                 /* atomic: when a drain task last read datagrams */
+  gint dispatcher_deferred;         /* atomic: leaves the socket to the drain tasks */
+  gint tasks_at_work;               /* atomic: tasks - blocked */
+
+  /* The socket has one reader at a time, so that a peer's datagrams enter
+   * its mailbox in the order they came: the dispatcher, or a drain task
+   * that has nothing to run and reads the next batch itself rather than
+   * wait for the dispatcher to be scheduled. */
+  pthread_mutex_t read_lock;
+  gpointer reader;                  /* (nullable): the dispatcher's buffers while it
+                                     * runs; protected by read_lock */
 
   UdgContext *base_context;         /* (owned) (nullable): service_init's */
 

@@ -190,6 +190,7 @@ udg_server_new_for_address (UdgAddress             *address,
   server->clients = g_hash_table_new (udg_address_hash, udg_address_equal);
   g_queue_init (&server->idle_clients);
   pthread_mutex_init (&server->pool_lock, NULL);
+  pthread_mutex_init (&server->read_lock, NULL);
   g_queue_init (&server->run_queue);
   server->n_cores = MAX (1, g_get_num_processors ());
   return server;
@@ -405,6 +406,7 @@ udg_server_unref (UdgServer *server)
   g_queue_clear_full (&server->spare_clients, udg_client_destroy_spare);
   pthread_mutex_destroy (&server->clients_lock);
   pthread_mutex_destroy (&server->pool_lock);
+  pthread_mutex_destroy (&server->read_lock);
   pthread_cond_destroy (&server->cond);
   pthread_mutex_destroy (&server->lock);
   g_clear_pointer (&server->bound, udg_address_unref);
@@ -836,6 +838,7 @@ udg_server_serve_forever (UdgServer *server,
       pthread_mutex_lock (&server->pool_lock);
       server->blocked = 0;
       server->tasks = 0;
+      g_atomic_int_set (&server->tasks_at_work, 0);
       UDG_TSAN_IGNORE_BEGIN ();
       server->pool = g_thread_pool_new (udg_server_drain, server,
                                         (gint) MIN (server->n_cores, server->options.max_threads),
