@@ -42,12 +42,14 @@
 #define UDG_DISPATCH_SPIN_USEC 20
 
 /* A second drain task is started (up to one per core) only when this many
- * clients wait behind the one a task took: for short handlers one thread
- * keeps up, and fewer runnable threads than cores leave room for the
- * clients on the same machine (measured in bench/README.md: at 8, two
- * tasks and the load generator share two cores and every reply waits for
- * a preempted thread now and then). */
+ * clients wait behind the one a task took, or when the client it took
+ * waited this long: for short handlers one thread keeps up, and fewer
+ * runnable threads than cores leave room for the clients on the same
+ * machine (measured in bench/README.md: at 8 clients, two tasks and the
+ * load generator shared two cores and every reply waited for a preempted
+ * thread now and then); handlers that take long start it by the wait. */
 #define UDG_DRAIN_SECOND_AT 32
+#define UDG_DRAIN_SECOND_AFTER_USEC 5000
 
 /* A drain task reads the socket itself after this many invocations, and
  * whenever the run queue is empty: the kernel queues only
@@ -227,8 +229,13 @@ schedule_many (UdgServer *server, UdgClient **clients, guint n)
   pthread_mutex_lock (&server->pool_lock);
   if (server->pool != NULL && !g_atomic_int_get (&server->closing))
     {
+      gint64 now = g_get_monotonic_time ();
+
       for (guint i = 0; i < n; i++)
-        g_queue_push_tail_link (&server->run_queue, &clients[i]->run_link);
+        {
+          clients[i]->queued_at = now;
+          g_queue_push_tail_link (&server->run_queue, &clients[i]->run_link);
+        }
       g_atomic_int_set (&server->run_queue_length, server->run_queue.length);
       start_drainers_locked (server, 1);
       queued = TRUE;
@@ -420,7 +427,8 @@ udg_server_drain (gpointer data, gpointer user_data)
       read = FALSE;
       g_atomic_int_set (&server->run_queue_length, server->run_queue.length);
       server->last_take = g_get_monotonic_time ();
-      if (g_queue_get_length (&server->run_queue) >= UDG_DRAIN_SECOND_AT)
+      if (g_queue_get_length (&server->run_queue) >= UDG_DRAIN_SECOND_AT ||
+          server->last_take - ((UdgClient *) link->data)->queued_at >= UDG_DRAIN_SECOND_AFTER_USEC)
         start_drainers_locked (server, server->n_cores);
       pthread_mutex_unlock (&server->pool_lock);
       run_client (server, link->data);

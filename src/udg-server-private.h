@@ -69,6 +69,7 @@ struct _UdgClient
 
   GList run_link;          /* in server->run_queue while CLIENT_PENDING; data
                             * is the client; protected by server->pool_lock */
+  gint64 queued_at;        /* when it entered the run queue; pool_lock */
 
   /* Protected by server->clients_lock. */
   gboolean cached;         /* in server->idle_clients, which holds a reference */
