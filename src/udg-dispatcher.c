@@ -1,19 +1,27 @@
 /* udgram - the dispatcher thread and the pool workers: the hot path
  *
- * The dispatcher reads batches with recvmmsg(), finds the sender's client
- * (a hash lookup with a key built on the stack), appends the datagram to
- * the client's mailbox and, when the client has no invocation yet, appends
- * the client to the run queue.  It never waits for a handler: a full
- * mailbox drops the datagram and counts it.  Pool tasks drain the run
- * queue, one handler invocation at a time; datagrams left in a mailbox when
- * its invocation returns queue the client again, behind the others, so
- * none is starved.  A task stays while there is work (and spins briefly
- * when there is none), so under load the dispatcher wakes no thread per
- * datagram; a second task starts when many clients wait or when the one at
- * work is stuck in a long invocation; a task whose handler blocks in
- * udg_client_recv() is replaced.  A client whose invocation ends with
- * nothing queued stays a second in the idle cache, so that a peer sending
- * request after request does not create and free its state each time.
+ * Reading: recvmmsg() batches, each datagram's sender found in the client
+ * table (a hash lookup with a key built on the stack) and the datagram
+ * appended to the client's mailbox; a client with no invocation yet is
+ * appended to the run queue.  Reading never waits for a handler: a full
+ * mailbox drops the datagram and counts it.  One reader at a time
+ * (read_lock), so that a peer's datagrams keep their order: the dispatcher
+ * thread, or a pool task between invocations.
+ *
+ * Pool tasks drain the run queue, one handler invocation at a time;
+ * datagrams left in a mailbox when its invocation returns queue the client
+ * again, behind the others, so none is starved.  A task reads the socket
+ * itself when the run queue is empty and every few invocations, and stays
+ * (spinning briefly) while there is work; meanwhile the dispatcher sleeps,
+ * so that under load the server is one runnable thread that wakes no
+ * other, like a plain recvmmsg loop.  The dispatcher reads again when no
+ * task has read for a moment, when the last task leaves or blocks, and
+ * whenever the pool is idle.  A second task starts when many clients wait
+ * or the client taken waited long, or when the one at work is stuck in a
+ * long invocation; a task whose handler blocks in udg_client_recv() is
+ * replaced.  A client whose invocation ends with nothing queued stays a
+ * second in the idle cache, so that a peer sending request after request
+ * does not create and free its state each time.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
