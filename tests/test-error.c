@@ -54,7 +54,8 @@ START_TEST (test_server_closed_code)
   g_autoptr(UdgSerializer) s = udg_bytes_serializer_new ();
   g_autoptr(UdgProtocol) p = udg_protocol_new (s);
   g_autoptr(GError) error = NULL;
-  g_autoptr(UdgServer) server = udg_server_new ("@udg-test-error", p, &funcs, NULL, NULL, NULL, &error);
+  g_autofree gchar *name = g_strdup_printf ("@udg-test-error-%d", (int) getpid ());
+  g_autoptr(UdgServer) server = udg_server_new (name, p, &funcs, NULL, NULL, NULL, &error);
 
   ck_assert_ptr_nonnull (server);
   ck_assert (udg_server_close (server, NULL));

@@ -439,7 +439,10 @@ END_TEST
 /* Log records of a run (§4, feature 11). */
 START_TEST (test_lifecycle_logs)
 {
-  g_autoptr(UdgServer) server = new_server ("@udg-test-logs", NULL, NULL);
+  /* Abstract names are machine-wide: one per process. */
+  g_autofree gchar *name = g_strdup_printf ("@udg-test-logs-%d", (int) getpid ());
+  g_autofree gchar *started = g_strdup_printf ("Start serving at %s", name);
+  g_autoptr(UdgServer) server = new_server (name, NULL, NULL);
   Run run = { server, FALSE, NULL };
   GThread *thread;
   g_autoptr(GPtrArray) records = NULL;
@@ -454,7 +457,7 @@ START_TEST (test_lifecycle_logs)
   for (guint i = 0; i < records->len; i++)
     {
       UdgTestLogRecord *r = g_ptr_array_index (records, i);
-      const gchar *expected[] = { "Start serving at @udg-test-logs",
+      const gchar *expected[] = { started,
                                   "Server loop break, waiting for remaining tasks...", "Server stopped" };
 
       if (r->level != G_LOG_LEVEL_INFO)
