@@ -384,7 +384,7 @@ udg_server_drain (gpointer data, gpointer user_data)
 {
   UdgServer *server = user_data;
   gboolean spun = FALSE;
-  gboolean read = FALSE;
+  gboolean tried_read = FALSE;
   guint since_read = 0;
 
   /* First: nothing of @server may be read before this. */
@@ -395,13 +395,13 @@ udg_server_drain (gpointer data, gpointer user_data)
 
       pthread_mutex_lock (&server->pool_lock);
       link = g_queue_pop_head_link (&server->run_queue);
-      if (link == NULL && !read)
+      if (link == NULL && !tried_read)
         {
           /* The datagrams that would queue the next client are probably in
            * the socket already: reading them here saves waiting for the
            * dispatcher to get a core. */
           pthread_mutex_unlock (&server->pool_lock);
-          read = TRUE;
+          tried_read = TRUE;
           help_read (server);
           continue;
         }
@@ -432,7 +432,7 @@ udg_server_drain (gpointer data, gpointer user_data)
           break;
         }
       spun = FALSE;
-      read = FALSE;
+      tried_read = FALSE;
       g_atomic_int_set (&server->run_queue_length, server->run_queue.length);
       server->last_take = g_get_monotonic_time ();
       if (g_queue_get_length (&server->run_queue) >= UDG_DRAIN_SECOND_AT ||
