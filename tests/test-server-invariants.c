@@ -208,6 +208,67 @@ START_TEST (test_dispatcher_not_blocked_by_handler)
 }
 END_TEST
 
+/* --- handlers that take long use the cores ------------------------------------ */
+
+static gint busy_now, busy_max;
+
+static gboolean
+slow_handle (UdgClient *client, gpointer user_data, GError **error)
+{
+  g_autofree gchar *req = udg_client_recv (client, NULL, error);
+  gint now;
+
+  if (req == NULL)
+    return FALSE;
+  now = g_atomic_int_add (&busy_now, 1) + 1;
+  for (gint max = g_atomic_int_get (&busy_max); now > max; max = g_atomic_int_get (&busy_max))
+    if (g_atomic_int_compare_and_exchange (&busy_max, max, now))
+      break;
+  /* 4 ms of work: a task takes a client every 4 ms, so the 10 ms stall
+   * check never fires; only the wait of the clients queued behind starts
+   * a second task. */
+  g_usleep (4 * 1000);
+  g_atomic_int_add (&busy_now, -1);
+  return udg_client_send_packet (client, req, error);
+}
+
+/* Eight clients queued behind 4 ms invocations: far fewer than the 32 that
+ * start a second task for short handlers, but the third client taken has
+ * waited 8 ms, so a second task runs them on another core. */
+START_TEST (test_long_handlers_use_the_cores)
+{
+  static const UdgHandlerFuncs funcs = { .handle = slow_handle };
+  UdgTestServerConfig config = UDG_TEST_SERVER_CONFIG_INIT;
+  int clients[8];
+  gint most;
+
+  if (g_get_num_processors () < 2)
+    return; /* one pool thread per core: nothing to show on one core */
+  g_atomic_int_set (&busy_now, 0);
+  g_atomic_int_set (&busy_max, 0);
+  memset (&f, 0, sizeof f);
+  fixture_config (_i, &config, &f);
+  fixture_start (&f, &config, &funcs);
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("long%u.sock", i);
+
+      clients[i] = fixture_client (&f, name);
+      ck_assert (udg_test_send_str (clients[i], f.address, name));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("long%u.sock", i);
+
+      ASSERT_REPLY (clients[i], name, 5000);
+      close (clients[i]);
+    }
+  fixture_stop (&f);
+  most = g_atomic_int_get (&busy_max);
+  ck_assert_int_ge (most, 2); /* 1 when only the 32 queued clients count */
+}
+END_TEST
+
 /* --- nothing lost silently: mailbox limit, oversize ---------------------------- */
 
 static gint gate_open;
@@ -523,6 +584,7 @@ main (void)
   tcase_set_timeout (tc, 60);
   tcase_add_loop_test (tc, test_one_invocation_per_client_fifo, 0, 4);
   tcase_add_loop_test (tc, test_dispatcher_not_blocked_by_handler, 0, 2);
+  tcase_add_loop_test (tc, test_long_handlers_use_the_cores, 0, 2);
   tcase_add_loop_test (tc, test_mailbox_limit_drops_are_counted, 0, 2);
   tcase_add_loop_test (tc, test_oversize_is_never_parsed, 0, 4);
   tcase_add_loop_test (tc, test_empty_datagram, 0, 2);
