@@ -36,10 +36,11 @@
 
 #define BATCH 16
 
-/* A drain task that finds the run queue empty waits this long, yielding
- * the core, before it gives its thread back to the pool: under load the
- * dispatcher queues the next client within that time, and neither side
- * pays for a futex sleep and wake-up (measured in bench/README.md). */
+/* A drain task that finds the run queue and the socket empty tries the
+ * socket again, yielding the core, this long before it gives its thread
+ * back to the pool: under load the next datagram comes within that time,
+ * and no one pays for a futex sleep and wake-up (measured in
+ * bench/README.md). */
 #define UDG_DRAIN_SPIN_USEC 20
 
 /* Likewise the dispatcher, when the socket is empty after a batch: it
@@ -59,6 +60,10 @@
 #define UDG_DRAIN_SECOND_AT 32
 #define UDG_DRAIN_SECOND_AFTER_USEC 5000
 
+/* And when clients have waited this long without any task taking one (the
+ * tasks at work are in long invocations), the dispatcher starts another. */
+#define UDG_DRAIN_STALL_USEC 10000
+
 /* A drain task reads the socket itself after this many invocations, and
  * whenever the run queue is empty: the kernel queues only
  * net.unix.max_dgram_qlen datagrams for the socket, and a full queue makes
@@ -67,12 +72,8 @@
 
 /* While a drain task reads the socket, the dispatcher leaves it to the
  * task: it looks again after this long without a read by a task, or when
- * the last task leaves. */
+ * the last task at work leaves or blocks in a handler's wait. */
 #define UDG_DEFER_USEC 500
-
-/* And when clients have waited this long without any task taking one (the
- * tasks at work are in long invocations), the dispatcher starts another. */
-#define UDG_DRAIN_STALL_USEC 10000
 
 void
 udg_datagram_free (UdgDatagram *dg)

@@ -185,8 +185,8 @@ struct _UdgServer
 
   /* The socket has one reader at a time, so that a peer's datagrams enter
    * its mailbox in the order they came: the dispatcher, or a drain task
-   * that has nothing to run and reads the next batch itself rather than
-   * wait for the dispatcher to be scheduled. */
+   * that reads the next batch itself between invocations rather than wait
+   * for the dispatcher to be scheduled. */
   pthread_mutex_t read_lock;
   gpointer reader;                  /* (nullable): the dispatcher's buffers while it
                                      * runs; protected by read_lock */
