@@ -5,7 +5,6 @@
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 /**
  * SECTION:udg-client
@@ -29,46 +28,20 @@
  * One sender address of a #UdgServer, as its handler sees it; reference-counted.
  */
 
-#define MAX_SPARE_CLIENTS 256
-
 /* With server->clients_lock held. */
 UdgClient *
 udg_client_new (UdgServer *server, const UdgAddress *peer)
 {
-  UdgClient *client = g_queue_pop_head (&server->spare_clients);
+  UdgClient *client = g_new0 (UdgClient, 1);
 
-  if (client == NULL)
-    {
-      pthread_condattr_t attr;
-
-      client = g_new0 (UdgClient, 1);
-      pthread_mutex_init (&client->lock, NULL);
-      pthread_condattr_init (&attr);
-      pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-      pthread_cond_init (&client->cond, &attr);
-      pthread_condattr_destroy (&attr);
-    }
   client->ref_count = 1;
   client->server = udg_server_ref (server);
   client->peer = udg_address_dup (peer);
-  g_queue_init (&client->mailbox);
-  client->queued_bytes = 0;
+  client->mailbox = g_async_queue_new ();
   client->state = CLIENT_IDLE;
-  client->waiting = FALSE;
-  client->run_link.data = client;
+  client->waiting_link.data = client;
   client->idle_link.data = client;
-  client->cached = FALSE;
   return client;
-}
-
-void
-udg_client_destroy_spare (gpointer data)
-{
-  UdgClient *client = data;
-
-  pthread_cond_destroy (&client->cond);
-  pthread_mutex_destroy (&client->lock);
-  g_free (client);
 }
 
 /* A reference from the weak table: fails once the last one is gone. */
@@ -105,6 +78,20 @@ udg_client_ref (UdgClient *client)
   return client;
 }
 
+/* Pops every datagram of @mailbox (locked) into @into; the closing marker
+ * is left out. */
+static void
+take_all_locked (GAsyncQueue *mailbox, GQueue *into)
+{
+  gpointer item;
+
+  while ((item = udg_mailbox_try_pop_locked (mailbox)) != NULL)
+    if (item != UDG_MAILBOX_CLOSED)
+      g_queue_push_tail (into, item);
+}
+
+/* Drops the client's queued datagrams, counted in @counter; the client is
+ * idle afterwards. */
 void
 udg_client_drop_mailbox (UdgClient *client, guint64 *counter)
 {
@@ -112,13 +99,13 @@ udg_client_drop_mailbox (UdgClient *client, guint64 *counter)
   GQueue dropped = G_QUEUE_INIT;
   gboolean was_active;
 
-  pthread_mutex_lock (&client->lock);
-  dropped = client->mailbox;
-  g_queue_init (&client->mailbox);
+  udg_mailbox_lock (client->mailbox);
+  take_all_locked (client->mailbox, &dropped);
+  client->queued = 0;
   client->queued_bytes = 0;
   was_active = client->state != CLIENT_IDLE;
   client->state = CLIENT_IDLE;
-  pthread_mutex_unlock (&client->lock);
+  udg_mailbox_unlock (client->mailbox);
 
   if (was_active)
     UDG_STAT_SUB (server, active_clients, 1);
@@ -143,60 +130,71 @@ void
 udg_client_unref (UdgClient *client)
 {
   UdgServer *server;
+  GQueue left = G_QUEUE_INIT;
 
   g_return_if_fail (client != NULL);
   if (!g_atomic_int_dec_and_test (&client->ref_count))
     return;
 
   server = client->server;
-  /* Nothing is queued for a client nobody holds, but be safe with fds. */
-  g_queue_clear_full (&client->mailbox, (GDestroyNotify) udg_datagram_free);
   pthread_mutex_lock (&server->clients_lock);
   if (g_hash_table_lookup (server->clients, client->peer) == client)
     g_hash_table_remove (server->clients, client->peer);
-  udg_address_unref (client->peer);
-  client->peer = NULL;
-  client->server = NULL;
-  if (server->spare_clients.length < MAX_SPARE_CLIENTS)
-    {
-      g_queue_push_head (&server->spare_clients, client);
-      client = NULL;
-    }
   pthread_mutex_unlock (&server->clients_lock);
-  if (client != NULL)
-    udg_client_destroy_spare (client);
+  /* Nothing is queued for a client nobody holds, but be safe with fds. */
+  udg_mailbox_lock (client->mailbox);
+  take_all_locked (client->mailbox, &left);
+  udg_mailbox_unlock (client->mailbox);
+  g_queue_clear_full (&left, (GDestroyNotify) udg_datagram_free);
+  g_async_queue_unref (client->mailbox);
+  udg_address_unref (client->peer);
+  g_free (client);
   udg_server_unref (server);
 }
 
+/* --- the idle cache (udg-tuning.h) ----------------------------------------- */
+
+static gboolean
+on_idle_timer (gpointer data)
+{
+  UdgServer *server = data;
+
+  udg_server_expire_idle_clients (server, FALSE);
+  return G_SOURCE_CONTINUE;
+}
+
 /* The end of an invocation with nothing queued: its reference moves into
- * the server's idle cache, from which the dispatcher takes it back when
- * the peer sends again, or the oldest is released. */
-void
-udg_client_release_idle (UdgClient *client)
+ * the server's idle cache, from which the reader takes it back when the
+ * peer sends again; the oldest is released when the cache is full, and a
+ * timer on the server's main context releases those older than
+ * UDG_IDLE_CLIENT_USEC. */
+static void
+release_idle (UdgClient *client)
 {
   UdgServer *server = client->server;
   UdgClient *evicted = NULL;
-  gboolean wake = FALSE;
 
   pthread_mutex_lock (&server->clients_lock);
-  if (!client->cached && !g_atomic_int_get (&server->closing) &&
+  if (UDG_IDLE_CLIENTS_MAX > 0 && !client->cached && !g_atomic_int_get (&server->closing) &&
       g_hash_table_lookup (server->clients, client->peer) == client)
     {
       client->cached = TRUE;
       client->idle_since = g_get_monotonic_time ();
       g_queue_push_tail_link (&server->idle_clients, &client->idle_link);
       client = NULL;
-      wake = !server->idle_watched;
-      server->idle_watched = TRUE;
       if (server->idle_clients.length > UDG_IDLE_CLIENTS_MAX)
         {
           evicted = g_queue_pop_head_link (&server->idle_clients)->data;
           evicted->cached = FALSE;
         }
+      if (server->idle_timer == NULL)
+        {
+          server->idle_timer = g_timeout_source_new (UDG_IDLE_CLIENT_USEC / 4 / 1000);
+          g_source_set_callback (server->idle_timer, on_idle_timer, server, NULL);
+          g_source_attach (server->idle_timer, server->context);
+        }
     }
   pthread_mutex_unlock (&server->clients_lock);
-  if (wake)
-    udg_dispatcher_wake (server);
   if (client != NULL)
     udg_client_unref (client);
   if (evicted != NULL)
@@ -206,7 +204,7 @@ udg_client_release_idle (UdgClient *client)
 /* With clients_lock held: when @client is in the idle cache, takes it out
  * and returns the cache's reference; else %NULL. */
 UdgClient *
-udg_client_take_cached (UdgClient *client)
+udg_client_take_cached_locked (UdgClient *client)
 {
   if (!client->cached)
     return NULL;
@@ -216,14 +214,13 @@ udg_client_take_cached (UdgClient *client)
 }
 
 /* Releases the idle clients older than UDG_IDLE_CLIENT_USEC (or @all of
- * them).  Returns whether some are left, which the dispatcher then watches
- * (else the next one cached wakes it). */
-gboolean
+ * them); the timer stops when none is left. */
+void
 udg_server_expire_idle_clients (UdgServer *server, gboolean all)
 {
   gint64 limit = g_get_monotonic_time () - UDG_IDLE_CLIENT_USEC;
   GQueue expired = G_QUEUE_INIT;
-  gboolean left;
+  GSource *timer = NULL;
   GList *link;
 
   pthread_mutex_lock (&server->clients_lock);
@@ -236,12 +233,139 @@ udg_server_expire_idle_clients (UdgServer *server, gboolean all)
       client->cached = FALSE;
       g_queue_push_tail_link (&expired, link);
     }
-  left = server->idle_clients.length > 0;
-  server->idle_watched = left;
+  if (server->idle_clients.length == 0)
+    timer = g_steal_pointer (&server->idle_timer);
   pthread_mutex_unlock (&server->clients_lock);
+  if (timer != NULL)
+    {
+      g_source_destroy (timer);
+      g_source_unref (timer);
+    }
   while ((link = g_queue_pop_head_link (&expired)) != NULL)
     udg_client_unref (link->data);
-  return left;
+}
+
+/* --- an invocation ----------------------------------------------------------- */
+
+static GPrivate current_invocation = G_PRIVATE_INIT (NULL);
+
+UdgInvocation *
+udg_invocation_get_current (void)
+{
+  return g_private_get (&current_invocation);
+}
+
+static void
+log_handler_error (UdgClient *client, const GError *error)
+{
+  g_autofree gchar *who = udg_address_to_string (client->peer);
+
+  if (g_error_matches (error, UDG_ERROR, UDG_ERROR_CLOSED))
+    {
+      udg_log (G_LOG_LEVEL_WARNING, error,
+               "There have been attempts to do operation on closed client %s", who);
+      return;
+    }
+  udg_log (G_LOG_LEVEL_CRITICAL, NULL, "----------------------------------------");
+  udg_log (G_LOG_LEVEL_CRITICAL, error, "Exception occurred during processing of request from %s", who);
+  udg_log (G_LOG_LEVEL_CRITICAL, NULL, "----------------------------------------");
+}
+
+/* With the mailbox locked: the first datagram, counted out; %NULL when
+ * there is none (or only the closing marker, which stays). */
+static UdgDatagram *
+pop_datagram_locked (UdgClient *client, gint64 timeout_usec)
+{
+  gpointer item = timeout_usec == 0 ? udg_mailbox_try_pop_locked (client->mailbox)
+                                    : udg_mailbox_timeout_pop_locked (client->mailbox, timeout_usec);
+  UdgDatagram *dg;
+
+  if (item == NULL)
+    return NULL;
+  if (item == UDG_MAILBOX_CLOSED)
+    {
+      /* Back in front: every later wait of this invocation sees it too. */
+      UDG_TSAN_IGNORE_BEGIN ();
+      g_async_queue_push_front_unlocked (client->mailbox, item);
+      UDG_TSAN_IGNORE_END ();
+      return NULL;
+    }
+  dg = item;
+  client->queued--;
+  client->queued_bytes -= UDG_DATAGRAM_SIZE (dg);
+  UDG_STAT_SUB (client->server, queued_datagrams, 1);
+  return dg;
+}
+
+/* One handler invocation for @client (CLIENT_PENDING), whose reference it
+ * takes over: the pool task of the scheduler. */
+void
+udg_client_run_invocation (UdgClient *client)
+{
+  UdgServer *server = client->server;
+  UdgInvocation invocation = { 0 };
+  UdgInvocation *previous;
+  UdgContext context = { NULL, NULL };
+  UdgContext *previous_context;
+  g_autoptr(GError) error = NULL;
+  gboolean ok, again;
+
+  udg_mailbox_lock (client->mailbox);
+  if (!g_atomic_int_get (&server->closing))
+    invocation.first = pop_datagram_locked (client, 0);
+  if (invocation.first != NULL)
+    client->state = CLIENT_RUNNING;
+  udg_mailbox_unlock (client->mailbox);
+  if (invocation.first == NULL)
+    {
+      udg_client_drop_mailbox (client, &server->stats.dropped_shutdown);
+      udg_client_unref (client);
+      return;
+    }
+  UDG_STAT_ADD (server, running_invocations, 1);
+
+  invocation.client = client;
+  context.parent = server->base_context;
+  previous = g_private_get (&current_invocation);
+  g_private_set (&current_invocation, &invocation);
+  previous_context = udg_context_push (&context);
+
+  ok = server->funcs.handle (client, server->user_data, &error);
+  if (!ok && error == NULL)
+    g_set_error_literal (&error, UDG_ERROR, UDG_ERROR_FAILED,
+                         _("The handler failed without saying why"));
+
+  udg_context_pop (previous_context);
+  udg_context_clear (&context);
+  g_private_set (&current_invocation, previous);
+
+  if (invocation.first != NULL)
+    {
+      /* Returned before its first udg_client_recv(): the datagram is refused. */
+      UDG_STAT_ADD (server, refused, 1);
+      udg_datagram_release_ancillary (server, client, invocation.first);
+      udg_datagram_free (invocation.first);
+    }
+  g_clear_pointer (&invocation.current, g_bytes_unref);
+  if (!ok)
+    {
+      UDG_STAT_ADD (server, handler_errors, 1);
+      log_handler_error (client, error);
+    }
+  UDG_STAT_SUB (server, running_invocations, 1);
+
+  udg_mailbox_lock (client->mailbox);
+  again = client->queued > 0;
+  client->state = again ? CLIENT_PENDING : CLIENT_IDLE;
+  udg_mailbox_unlock (client->mailbox);
+
+  if (again)
+    udg_scheduler_run (server, client);
+  else
+    {
+      UDG_STAT_SUB (server, active_clients, 1);
+      release_idle (client);
+    }
 }
 
 static UdgInvocation *
@@ -253,71 +377,45 @@ own_invocation (UdgClient *client)
 }
 
 /* Waits for the next datagram of @client; NULL with an error on timeout or
- * shutdown.  Called by the client's own running invocation only. */
+ * shutdown.  Called by the client's own running invocation only: the wait
+ * is the mailbox's g_async_queue_timeout_pop_unlocked(). */
 static UdgDatagram *
 wait_datagram (UdgClient *client, gdouble timeout, GError **error)
 {
   UdgServer *server = client->server;
-  UdgDatagram *dg = NULL;
   gint64 deadline = udg_deadline_from_timeout (timeout);
-  gboolean blocked = FALSE;
+  UdgDatagram *dg;
 
-  pthread_mutex_lock (&client->lock);
-  for (;;)
+  udg_mailbox_lock (client->mailbox);
+  dg = pop_datagram_locked (client, 0);
+  udg_mailbox_unlock (client->mailbox);
+  if (dg == NULL && timeout > 0 && !g_atomic_int_get (&server->closing))
     {
-      if (!g_queue_is_empty (&client->mailbox))
+      /* This invocation holds its thread while it waits: the pool grows by
+       * one meanwhile, unless the run is stopping (then no marker would
+       * come, and none is needed). */
+      if (udg_scheduler_wait_begin (server, client))
         {
-          dg = g_queue_pop_head (&client->mailbox);
-          client->queued_bytes -= UDG_DATAGRAM_SIZE (dg);
-          break;
-        }
-      if (g_atomic_int_get (&server->closing))
-        {
-          g_set_error_literal (error, UDG_ERROR, UDG_ERROR_CLOSED, _("The server is shutting down"));
-          break;
-        }
-      if (timeout == 0 || g_get_monotonic_time () >= deadline)
-        {
-          g_set_error_literal (error, UDG_ERROR, UDG_ERROR_TIMED_OUT,
-                               _("No datagram arrived before the timeout"));
-          break;
-        }
-      if (!blocked)
-        {
-          /* This invocation now holds a thread while waiting: let the pool
-           * grow by one so that runnable work still has the cores.  Lock
-           * order: never hold the client lock while taking the pool lock. */
-          pthread_mutex_unlock (&client->lock);
-          udg_server_blocked_changed (server, +1);
-          blocked = TRUE;
-          pthread_mutex_lock (&client->lock);
-          continue;
-        }
-      client->waiting = TRUE;
-      if (deadline == G_MAXINT64)
-        pthread_cond_wait (&client->cond, &client->lock);
-      else
-        {
-          struct timespec ts;
+          gint64 left = deadline == G_MAXINT64 ? -1 : MAX (1, deadline - g_get_monotonic_time ());
 
-          ts.tv_sec = deadline / G_USEC_PER_SEC;
-          ts.tv_nsec = (deadline % G_USEC_PER_SEC) * 1000;
-          pthread_cond_timedwait (&client->cond, &client->lock, &ts);
+          udg_mailbox_lock (client->mailbox);
+          dg = pop_datagram_locked (client, left);
+          udg_mailbox_unlock (client->mailbox);
+          udg_scheduler_wait_end (server, client);
         }
-      client->waiting = FALSE;
     }
-  pthread_mutex_unlock (&client->lock);
-
-  if (blocked)
-    udg_server_blocked_changed (server, -1);
-  if (dg != NULL)
+  if (dg == NULL)
     {
-      UDG_STAT_SUB (server, queued_datagrams, 1);
+      if (g_atomic_int_get (&server->closing))
+        g_set_error_literal (error, UDG_ERROR, UDG_ERROR_CLOSED, _("The server is shutting down"));
+      else
+        g_set_error_literal (error, UDG_ERROR, UDG_ERROR_TIMED_OUT,
+                             _("No datagram arrived before the timeout"));
     }
   return dg;
 }
 
-/* Ancillary dispatch, then parsing (SPEC §5 step 3-4, §7).  Consumes @dg. */
+/* Ancillary dispatch, then parsing (as EasyNetwork does: the callback sees the control data before parsing).  Consumes @dg. */
 static gpointer
 deliver (UdgClient           *client,
          UdgInvocation       *invocation,

@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <udgram/udgram.h>
 
 G_BEGIN_DECLS
@@ -18,7 +20,8 @@ G_GNUC_INTERNAL const gchar *udg_gettext (const gchar *msgid) G_GNUC_FORMAT (1);
 
 /* ThreadSanitizer cannot see GLib's futex-based GMutex/GCond, so every
  * hand-off of our data through a GLib queue or pool is marked with a
- * release before the push and an acquire after the pop (DESIGN.md). */
+ * release before the push and an acquire after the pop (docs/design.md,
+ * "What ThreadSanitizer is told"; the mailbox's in udg-mailbox.h). */
 #if defined(__SANITIZE_THREAD__)
 #define UDG_HAVE_TSAN 1
 #elif defined(__has_feature)
@@ -68,6 +71,19 @@ G_GNUC_INTERNAL gboolean udg_validate_timeout (gdouble   timeout,
 
 /* Monotonic deadlines for waits with a timeout in seconds. */
 G_GNUC_INTERNAL gint64 udg_deadline_from_timeout (gdouble timeout);
+
+/* Microseconds (of g_get_monotonic_time(), or of g_get_real_time()) as a
+ * struct timespec for the pthread and poll calls. */
+G_GNUC_INTERNAL void udg_timespec_from_usec (gint64 usec, struct timespec *ts);
+/* A condition variable whose timed waits count on CLOCK_MONOTONIC, the
+ * clock of g_get_monotonic_time(). */
+G_GNUC_INTERNAL void udg_cond_init_monotonic (pthread_cond_t *cond);
+/* An eventfd used as a wake-up: a new one (-1 with errno set), one more
+ * wake-up (never blocks: a full counter is awake enough), and the counter
+ * emptied. */
+G_GNUC_INTERNAL gint udg_eventfd_new (void);
+G_GNUC_INTERNAL void udg_eventfd_signal (gint fd);
+G_GNUC_INTERNAL void udg_eventfd_drain (gint fd);
 
 /* Address internals: the raw name is kept inline so that the dispatcher can
  * build a lookup key on the stack without allocating. */

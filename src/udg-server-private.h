@@ -5,6 +5,8 @@
 #pragma once
 
 #include "udg-private.h"
+#include "udg-mailbox.h"
+#include "udg-tuning.h"
 
 #include <pthread.h>
 #include <sys/stat.h>
@@ -47,11 +49,18 @@ G_GNUC_INTERNAL void udg_datagram_release_ancillary (UdgServer   *server,
                                                      UdgClient   *client,
                                                      UdgDatagram *dg);
 
+/* A client's state, guarded by its mailbox's lock:
+ *   IDLE     no invocation; the mailbox is empty
+ *   PENDING  an invocation is queued in the pool (the pool holds a reference)
+ *   RUNNING  an invocation runs on a pool thread
+ * IDLE -> PENDING when the reader queues a datagram; PENDING -> RUNNING
+ * when a pool thread takes the first datagram; RUNNING -> IDLE or PENDING
+ * (mail left: queued again, behind the other clients) when it returns. */
 typedef enum
 {
-  CLIENT_IDLE,     /* no invocation; the mailbox is empty */
-  CLIENT_PENDING,  /* an invocation is queued in the pool */
-  CLIENT_RUNNING,  /* an invocation runs on a pool thread */
+  CLIENT_IDLE,
+  CLIENT_PENDING,
+  CLIENT_RUNNING,
 } ClientState;
 
 struct _UdgClient
@@ -60,20 +69,21 @@ struct _UdgClient
   UdgServer *server;       /* (owned) */
   UdgAddress *peer;        /* (owned): also the key in server->clients */
 
-  pthread_mutex_t lock;    /* protects what follows */
-  pthread_cond_t cond;     /* signalled when mail arrives or the server stops */
-  GQueue mailbox;          /* (element-type UdgDatagram) (owned) */
+  /* (owned) (element-type UdgDatagram): the mailbox, used through
+   * udg-mailbox.h only.  Its lock guards the three fields after it. */
+  GAsyncQueue *mailbox;
   ClientState state;
-  gboolean waiting;        /* an invocation waits in udg_client_recv() */
-  guint64 queued_bytes;    /* in the mailbox */
+  guint queued;            /* datagrams in the mailbox */
+  guint64 queued_bytes;
 
-  GList run_link;          /* in server->run_queue while CLIENT_PENDING; data
-                            * is the client; protected by server->pool_lock */
-  gint64 queued_at;        /* when it entered the run queue; pool_lock */
+  /* Guarded by server->scheduler.lock: in scheduler.waiting while the
+   * invocation waits in udg_client_recv(); data is the client. */
+  GList waiting_link;
 
-  /* Protected by server->clients_lock. */
-  gboolean cached;         /* in server->idle_clients, which holds a reference */
-  GList idle_link;         /* data is the client */
+  /* Guarded by server->clients_lock: in server->idle_clients, which then
+   * holds a reference; data is the client. */
+  gboolean cached;
+  GList idle_link;
   gint64 idle_since;       /* monotonic, when it entered the cache */
 };
 
@@ -90,15 +100,10 @@ typedef struct
 G_GNUC_INTERNAL UdgInvocation *udg_invocation_get_current (void);
 G_GNUC_INTERNAL UdgClient *udg_client_new (UdgServer *server, const UdgAddress *peer);
 G_GNUC_INTERNAL gboolean udg_client_try_ref (UdgClient *client);
-G_GNUC_INTERNAL void udg_client_destroy_spare (gpointer client);
+G_GNUC_INTERNAL void udg_client_run_invocation (UdgClient *client);
 G_GNUC_INTERNAL void udg_client_drop_mailbox (UdgClient *client, guint64 *counter);
-G_GNUC_INTERNAL void udg_client_release_idle (UdgClient *client);
-G_GNUC_INTERNAL UdgClient *udg_client_take_cached (UdgClient *client);
-G_GNUC_INTERNAL gboolean udg_server_expire_idle_clients (UdgServer *server, gboolean all);
-
-/* The idle cache: at most this many clients, each for at most this long. */
-#define UDG_IDLE_CLIENTS_MAX 256
-#define UDG_IDLE_CLIENT_USEC (1 * G_USEC_PER_SEC)
+G_GNUC_INTERNAL UdgClient *udg_client_take_cached_locked (UdgClient *client);
+G_GNUC_INTERNAL void udg_server_expire_idle_clients (UdgServer *server, gboolean all);
 
 typedef struct
 {
@@ -111,6 +116,42 @@ typedef struct
   __atomic_fetch_add (&(server)->stats.field, (guint64) (n), __ATOMIC_RELAXED)
 #define UDG_STAT_SUB(server, field, n) \
   __atomic_fetch_sub (&(server)->stats.field, (guint64) (n), __ATOMIC_RELAXED)
+
+/* The reader: the dispatcher thread (udg-reader.c), the socket's only
+ * reader while the server serves. */
+typedef struct
+{
+  pthread_t thread;
+  gboolean started;
+  gint wake_fd;                     /* eventfd: written to stop the thread */
+  gint stop;                        /* atomic */
+} UdgReader;
+
+G_GNUC_INTERNAL gboolean udg_reader_start (UdgServer *server, GError **error);
+G_GNUC_INTERNAL void udg_reader_stop (UdgServer *server);
+
+/* The scheduler (udg-scheduler.c): runs the clients' invocations on a
+ * GThreadPool whose size one function decides. */
+typedef struct
+{
+  pthread_mutex_t lock;             /* guards what follows */
+  GThreadPool *pool;                /* (owned) (nullable): while serving */
+  gboolean closing;                 /* the run tears down: no new work */
+  guint n_cores;
+  guint blocked;                    /* invocations waiting for a peer */
+  GQueue waiting;                   /* (element-type UdgClient) (unowned):
+                                     * invocations in udg_client_recv() */
+  gint64 last_saturation_warning;
+} UdgScheduler;
+
+G_GNUC_INTERNAL void udg_scheduler_init (UdgScheduler *scheduler);
+G_GNUC_INTERNAL void udg_scheduler_clear (UdgScheduler *scheduler);
+G_GNUC_INTERNAL void udg_scheduler_start (UdgServer *server);
+G_GNUC_INTERNAL void udg_scheduler_stop (UdgServer *server);
+G_GNUC_INTERNAL void udg_scheduler_run (UdgServer *server, UdgClient *client);
+G_GNUC_INTERNAL gboolean udg_scheduler_wait_begin (UdgServer *server, UdgClient *client);
+G_GNUC_INTERNAL void udg_scheduler_wait_end (UdgServer *server, UdgClient *client);
+G_GNUC_INTERNAL void udg_scheduler_blocked (UdgServer *server, gint delta);
 
 struct _UdgServer
 {
@@ -141,75 +182,31 @@ struct _UdgServer
   guint generation;                 /* runs finished so far */
   GThread *serve_thread;
   GSList *sources;                  /* (element-type GSource) (owned) */
+  GMainLoop *loop;                  /* (owned) (nullable): the run's */
+  GSource *stop_source;             /* (owned) (nullable): quits the loop */
   gint stop_requested;              /* atomic */
 
   gint service_available;           /* atomic */
   gint closing;                     /* atomic: teardown started */
   GCancellable *cancellable;        /* (owned): cancelled at teardown */
 
-  /* Clients: a weak table, address -> client.  A client whose invocation
-   * ended with nothing queued stays a short while in idle_clients (bounded,
-   * least recently used first), so that a peer sending request after
-   * request does not create and free its state each time. */
+  /* Clients: a weak table, address -> client, and the idle cache
+   * (udg-tuning.h), least recently used first; expired by a timer on the
+   * server's main context while it is not empty. */
   pthread_mutex_t clients_lock;
   GHashTable *clients;
   GQueue idle_clients;              /* (element-type UdgClient): a reference each */
-  gboolean idle_watched;            /* the dispatcher expires idle_clients */
+  GSource *idle_timer;              /* (owned) (nullable) */
 
-  /* The pool: runnable threads near the core count, raised by one for each
-   * invocation blocked in udg_client_recv() (DESIGN.md).  Clients with
-   * mail and no invocation wait in run_queue; a pool task drains it, so
-   * that a thread already awake runs the next client instead of the
-   * dispatcher waking one per datagram.  All protected by pool_lock. */
-  pthread_mutex_t pool_lock;
-  GThreadPool *pool;                /* (owned) (nullable) */
-  GQueue run_queue;                 /* (element-type UdgClient): owns a reference each */
-  guint tasks;                      /* drain tasks pushed and not finished */
-  gint run_queue_length;            /* atomic copy, read without the lock */
-  gint64 last_take;                 /* when a task last took a client or started */
-  gboolean drain_spin;              /* a task with nothing to do spins first */
-  gint64 last_drain_exit;           /* when a task last left */
-  guint n_cores;
-  guint blocked;
-  gint64 last_saturation_warning;
-
-  /* The dispatcher thread. */
-  pthread_t dispatcher;
-  gboolean dispatcher_started;
-  gint wake_fd;                     /* eventfd: stop, or look at idle_clients */
-  gint dispatcher_stop;             /* atomic */
-  gint dispatcher_idle;             /* atomic: in poll() with no stall check due */
-  gint64 last_help;                 /* atomic: when a drain task last read datagrams */
-  gint dispatcher_deferred;         /* atomic: leaves the socket to the drain tasks */
-  gint tasks_at_work;               /* atomic: tasks - blocked */
-
-  /* The socket has one reader at a time, so that a peer's datagrams enter
-   * its mailbox in the order they came: the dispatcher, or a drain task
-   * that reads the next batch itself between invocations rather than wait
-   * for the dispatcher to be scheduled. */
-  pthread_mutex_t read_lock;
-  gpointer reader;                  /* (nullable): the dispatcher's buffers while it
-                                     * runs; protected by read_lock */
+  UdgReader reader;
+  UdgScheduler scheduler;
 
   UdgContext *base_context;         /* (owned) (nullable): service_init's */
-
-  /* Freed clients kept for reuse (their locks initialised), so that a
-   * client coming and going per request costs no malloc and no lock
-   * initialisation.  Protected by clients_lock; bounded. */
-  GQueue spare_clients;
   UdgStatsCounters stats;
 };
 
 #define UDG_DATAGRAM_SIZE(dg) ((guint64) g_bytes_get_size ((dg)->data))
 
-G_GNUC_INTERNAL gboolean udg_dispatcher_start (UdgServer *server, GError **error);
-G_GNUC_INTERNAL void udg_dispatcher_stop (UdgServer *server);
-G_GNUC_INTERNAL void udg_dispatcher_wake (UdgServer *server);
-G_GNUC_INTERNAL void udg_server_drain (gpointer data, gpointer server);
-G_GNUC_INTERNAL void udg_server_schedule (UdgServer *server, UdgClient *client);
-G_GNUC_INTERNAL void udg_server_drop_run_queue (UdgServer *server);
-G_GNUC_INTERNAL gint64 udg_server_check_stalled (UdgServer *server);
-G_GNUC_INTERNAL void udg_server_blocked_changed (UdgServer *server, gint delta);
 G_GNUC_INTERNAL gboolean udg_server_send (UdgServer    *server,
                                           UdgAddress   *peer,
                                           GBytes       *datagram,

@@ -149,7 +149,6 @@ udg_server_new_for_address (UdgAddress             *address,
 {
   g_autoptr(UdgServerOptions) defaults = NULL;
   UdgServer *server;
-  pthread_condattr_t attr;
 
   g_return_val_if_fail (address != NULL, NULL);
   g_return_val_if_fail (protocol != NULL, NULL);
@@ -179,20 +178,14 @@ udg_server_new_for_address (UdgAddress             *address,
     server->ancillary_bufsize = CMSG_SPACE (sizeof (struct ucred)) + CMSG_SPACE (16 * sizeof (int));
   server->context = g_main_context_new ();
   pthread_mutex_init (&server->lock, NULL);
-  pthread_condattr_init (&attr);
-  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-  pthread_cond_init (&server->cond, &attr);
-  pthread_condattr_destroy (&attr);
+  udg_cond_init_monotonic (&server->cond);
   server->fd = -1;
-  server->wake_fd = -1;
+  server->reader.wake_fd = -1;
   server->cancellable = g_cancellable_new ();
   pthread_mutex_init (&server->clients_lock, NULL);
   server->clients = g_hash_table_new (udg_address_hash, udg_address_equal);
   g_queue_init (&server->idle_clients);
-  pthread_mutex_init (&server->pool_lock, NULL);
-  pthread_mutex_init (&server->read_lock, NULL);
-  g_queue_init (&server->run_queue);
-  server->n_cores = MAX (1, g_get_num_processors ());
+  udg_scheduler_init (&server->scheduler);
   return server;
 }
 
@@ -392,8 +385,8 @@ udg_server_unref (UdgServer *server)
     return;
 
   close_socket (server);
-  if (server->wake_fd >= 0)
-    close (server->wake_fd);
+  if (server->reader.wake_fd >= 0)
+    close (server->reader.wake_fd);
   for (GSList *l = server->sources; l != NULL; l = l->next)
     {
       g_source_destroy (l->data);
@@ -403,10 +396,8 @@ udg_server_unref (UdgServer *server)
   if (server->destroy != NULL)
     server->destroy (server->user_data);
   g_hash_table_unref (server->clients);
-  g_queue_clear_full (&server->spare_clients, udg_client_destroy_spare);
   pthread_mutex_destroy (&server->clients_lock);
-  pthread_mutex_destroy (&server->pool_lock);
-  pthread_mutex_destroy (&server->read_lock);
+  udg_scheduler_clear (&server->scheduler);
   pthread_cond_destroy (&server->cond);
   pthread_mutex_destroy (&server->lock);
   g_clear_pointer (&server->bound, udg_address_unref);
@@ -647,25 +638,6 @@ in_own_thread (UdgServer *server)
 }
 
 static void
-wake_waiting_clients (UdgServer *server)
-{
-  GHashTableIter iter;
-  gpointer value;
-
-  pthread_mutex_lock (&server->clients_lock);
-  g_hash_table_iter_init (&iter, server->clients);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      UdgClient *client = value;
-
-      pthread_mutex_lock (&client->lock);
-      pthread_cond_broadcast (&client->cond);
-      pthread_mutex_unlock (&client->lock);
-    }
-  pthread_mutex_unlock (&server->clients_lock);
-}
-
-static void
 destroy_sources (UdgServer *server)
 {
   GSList *sources;
@@ -689,36 +661,23 @@ log_start (UdgServer *server)
   udg_log (G_LOG_LEVEL_INFO, NULL, "Start serving at %s", where);
 }
 
-/* Stops what a run started, in SPEC §4's order. */
+/* Stops what a run started, in EasyNetwork's order: serving off, the reader,
+ * the invocations, the service (exit stack), then service_quit. */
 static void
 teardown (UdgServer *server, UdgExitStack *stack)
 {
-  GThreadPool *pool;
-
   udg_log (G_LOG_LEVEL_INFO, NULL, "Server loop break, waiting for remaining tasks...");
   server_lock (server);
   server->serving = FALSE;
   server_unlock (server);
 
-  udg_dispatcher_stop (server);
-
-  pthread_mutex_lock (&server->pool_lock);
+  /* No datagram is routed after this. */
+  udg_reader_stop (server);
   g_atomic_int_set (&server->closing, TRUE);
-  pool = g_steal_pointer (&server->pool);
-  pthread_mutex_unlock (&server->pool_lock);
-
   g_cancellable_cancel (server->cancellable);
-  wake_waiting_clients (server);
-  if (pool != NULL)
-    {
-      /* Runs what is queued (each task drops its mailbox at once) and waits
-       * for the running invocations, which were all woken above. */
-      UDG_TSAN_IGNORE_BEGIN ();
-      g_thread_pool_free (pool, FALSE, TRUE);
-      UDG_TSAN_IGNORE_END ();
-    }
-  UDG_TSAN_ACQUIRE (server);
-  udg_server_drop_run_queue (server);
+  /* Wakes the waiting invocations, waits for all to return, drops what
+   * is queued. */
+  udg_scheduler_stop (server);
   udg_server_expire_idle_clients (server, TRUE);
 
   g_atomic_int_set (&server->service_available, FALSE);
@@ -794,6 +753,7 @@ udg_server_serve_forever (UdgServer *server,
   server->in_setup = TRUE;
   server->serving = FALSE;
   server->serve_thread = g_thread_self ();
+  server->loop = g_main_loop_new (server->context, FALSE);
   g_atomic_int_set (&server->stop_requested, FALSE);
   g_atomic_int_set (&server->closing, FALSE);
   if (g_cancellable_is_cancelled (server->cancellable))
@@ -835,18 +795,8 @@ udg_server_serve_forever (UdgServer *server,
   if (ok && !g_atomic_int_get (&server->stop_requested))
     {
       g_atomic_int_set (&server->service_available, TRUE);
-      pthread_mutex_lock (&server->pool_lock);
-      server->blocked = 0;
-      server->tasks = 0;
-      g_atomic_int_set (&server->tasks_at_work, 0);
-      UDG_TSAN_IGNORE_BEGIN ();
-      server->pool = g_thread_pool_new (udg_server_drain, server,
-                                        (gint) MIN (server->n_cores, server->options.max_threads),
-                                        FALSE, NULL);
-      UDG_TSAN_IGNORE_END ();
-      pthread_mutex_unlock (&server->pool_lock);
-      UDG_TSAN_RELEASE (server);
-      ok = udg_dispatcher_start (server, error);
+      udg_scheduler_start (server);
+      ok = udg_reader_start (server, error);
     }
 
   if (ok && !g_atomic_int_get (&server->stop_requested))
@@ -858,10 +808,10 @@ udg_server_serve_forever (UdgServer *server,
       pthread_cond_broadcast (&server->cond);
       server_unlock (server);
 
-      /* No g_main_loop_quit(): a quit before run would be lost.  The flag
-       * and g_main_context_wakeup() cannot miss each other. */
-      while (!g_atomic_int_get (&server->stop_requested))
-        g_main_context_iteration (server->context, TRUE);
+      /* A stop asked at any time since the run began is the idle source
+       * request_stop() attached: it quits the loop at its first iteration
+       * if it came before. */
+      g_main_loop_run (server->loop);
     }
   else
     {
@@ -878,6 +828,15 @@ udg_server_serve_forever (UdgServer *server,
         g_source_unref (signals[i]);
       }
   g_main_context_pop_thread_default (server->context);
+  server_lock (server);
+  if (server->stop_source != NULL)
+    {
+      /* Asked during setup, or not yet dispatched: nothing to quit now. */
+      g_source_destroy (server->stop_source);
+      g_clear_pointer (&server->stop_source, g_source_unref);
+    }
+  g_clear_pointer (&server->loop, g_main_loop_unref);
+  server_unlock (server);
   finish_run (server);
   udg_server_unref (server);
   return ok;
@@ -919,8 +878,7 @@ udg_server_wait_serving (UdgServer *server,
         }
       if (g_get_monotonic_time () >= deadline)
         break;
-      ts.tv_sec = deadline / G_USEC_PER_SEC;
-      ts.tv_nsec = (deadline % G_USEC_PER_SEC) * 1000;
+      udg_timespec_from_usec (deadline, &ts);
       pthread_cond_timedwait (&server->cond, &server->lock, &ts);
     }
   serving = server->serving;
@@ -928,14 +886,37 @@ udg_server_wait_serving (UdgServer *server,
   return serving;
 }
 
-/* With the lock held: asks the run to stop; TRUE if the caller may wait. */
+static gboolean
+on_stop_requested (gpointer data)
+{
+  UdgServer *server = data;
+
+  server_lock (server);
+  g_clear_pointer (&server->stop_source, g_source_unref);
+  g_main_loop_quit (server->loop);
+  server_unlock (server);
+  return G_SOURCE_REMOVE;
+}
+
+/* With the lock held: asks the run to stop; TRUE if the caller may wait.
+ * The stop is a high-priority idle source on the server's context, which
+ * quits the loop whenever it runs: a stop asked before g_main_loop_run()
+ * (from service_init, or another thread during setup) is not lost, as a
+ * g_main_loop_quit() before the run would be.  The flag tells the setup
+ * not to start serving at all. */
 static gboolean
 request_stop (UdgServer *server)
 {
   if (!server->running)
     return FALSE;
   g_atomic_int_set (&server->stop_requested, TRUE);
-  g_main_context_wakeup (server->context);
+  if (server->stop_source == NULL)
+    {
+      server->stop_source = g_idle_source_new ();
+      g_source_set_priority (server->stop_source, G_PRIORITY_HIGH);
+      g_source_set_callback (server->stop_source, on_stop_requested, server, NULL);
+      g_source_attach (server->stop_source, server->context);
+    }
   return !in_own_thread (server);
 }
 
@@ -1340,7 +1321,7 @@ udg_server_send (UdgServer    *server,
                * grow so that the other clients are still served. */
               if (!blocked && udg_invocation_get_current () != NULL)
                 {
-                  udg_server_blocked_changed (server, +1);
+                  udg_scheduler_blocked (server, +1);
                   blocked = TRUE;
                 }
               g_usleep (MIN ((gint64) pause, deadline - now));
@@ -1361,6 +1342,6 @@ udg_server_send (UdgServer    *server,
       break;
     }
   if (blocked)
-    udg_server_blocked_changed (server, -1);
+    udg_scheduler_blocked (server, -1);
   return sent;
 }

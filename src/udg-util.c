@@ -6,6 +6,8 @@
 #include <math.h>
 #include <libintl.h>
 #include <gio/gio.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 
 const gchar *
 udg_gettext (const gchar *msgid)
@@ -127,6 +129,48 @@ udg_deadline_from_timeout (gdouble timeout)
   if (isinf (timeout) || timeout > (gdouble) (G_MAXINT64 / G_USEC_PER_SEC / 2))
     return G_MAXINT64;
   return g_get_monotonic_time () + (gint64) (timeout * G_USEC_PER_SEC);
+}
+
+void
+udg_timespec_from_usec (gint64 usec, struct timespec *ts)
+{
+  ts->tv_sec = usec / G_USEC_PER_SEC;
+  ts->tv_nsec = (usec % G_USEC_PER_SEC) * 1000;
+}
+
+void
+udg_cond_init_monotonic (pthread_cond_t *cond)
+{
+  pthread_condattr_t attr;
+
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  pthread_cond_init (cond, &attr);
+  pthread_condattr_destroy (&attr);
+}
+
+gint
+udg_eventfd_new (void)
+{
+  return eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+void
+udg_eventfd_signal (gint fd)
+{
+  guint64 one = 1;
+
+  while (write (fd, &one, sizeof one) < 0 && errno == EINTR)
+    ;
+}
+
+void
+udg_eventfd_drain (gint fd)
+{
+  guint64 count;
+
+  while (read (fd, &count, sizeof count) < 0 && errno == EINTR)
+    ;
 }
 
 /* GLib creates some of its locks on first use and publishes them with

@@ -1,0 +1,79 @@
+/* udgram - a client's mailbox: a GAsyncQueue that ThreadSanitizer can see
+ *
+ * GLib's GMutex and GCond are futexes that ThreadSanitizer does not know,
+ * so it would see no order between the reader pushing a datagram and the
+ * handler popping it.  Every use of a mailbox goes through these calls,
+ * which tell it: taking the lock acquires, releasing it releases, and a
+ * wait (which releases and retakes the lock inside GLib) does both.
+ * GLib's own node allocation inside the queue runs with this thread's
+ * accesses ignored; only GLib's code runs inside those brackets.
+ *
+ * The queue's lock also guards the client's state (udg-server-private.h).
+ * Items are UdgDatagram pointers, or UDG_MAILBOX_CLOSED, which shutdown
+ * pushes to wake a handler waiting in udg_client_recv().
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "udg-private.h"
+
+/* The marker that wakes a waiting handler at shutdown (as GThreadPool
+ * wakes its idle threads with one); never a datagram. */
+#define UDG_MAILBOX_CLOSED ((gpointer) &udg_mailbox_closed_marker)
+extern G_GNUC_INTERNAL const gint udg_mailbox_closed_marker;
+
+static inline void
+udg_mailbox_lock (GAsyncQueue *mailbox)
+{
+  g_async_queue_lock (mailbox);
+  UDG_TSAN_ACQUIRE (mailbox);
+}
+
+static inline void
+udg_mailbox_unlock (GAsyncQueue *mailbox)
+{
+  UDG_TSAN_RELEASE (mailbox);
+  g_async_queue_unlock (mailbox);
+}
+
+/* With the lock held: appends @item and wakes a handler waiting on it. */
+static inline void
+udg_mailbox_push_locked (GAsyncQueue *mailbox,
+                         gpointer     item)
+{
+  UDG_TSAN_IGNORE_BEGIN ();
+  g_async_queue_push_unlocked (mailbox, item);
+  UDG_TSAN_IGNORE_END ();
+}
+
+/* With the lock held: the first item, or %NULL at once. */
+static inline gpointer
+udg_mailbox_try_pop_locked (GAsyncQueue *mailbox)
+{
+  gpointer item;
+
+  UDG_TSAN_IGNORE_BEGIN ();
+  item = g_async_queue_try_pop_unlocked (mailbox);
+  UDG_TSAN_IGNORE_END ();
+  return item;
+}
+
+/* With the lock held: waits for the first item up to @timeout_usec
+ * (negative: for ever), releasing the lock meanwhile; %NULL on timeout. */
+static inline gpointer
+udg_mailbox_timeout_pop_locked (GAsyncQueue *mailbox,
+                                gint64       timeout_usec)
+{
+  gpointer item;
+
+  UDG_TSAN_RELEASE (mailbox);
+  UDG_TSAN_IGNORE_BEGIN ();
+  if (timeout_usec < 0)
+    item = g_async_queue_pop_unlocked (mailbox);
+  else
+    item = g_async_queue_timeout_pop_unlocked (mailbox, (guint64) timeout_usec);
+  UDG_TSAN_IGNORE_END ();
+  UDG_TSAN_ACQUIRE (mailbox);
+  return item;
+}
