@@ -15,7 +15,9 @@
 #include "udg-server-private.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 void
@@ -253,25 +255,135 @@ read_batch (UdgServer *server, Batch *b)
   return n;
 }
 
+static Batch *
+batch_new (UdgServer *server)
+{
+  Batch *b = g_new0 (Batch, 1);
+
+  b->buffers = g_malloc (UDG_READ_BATCH * server->options.max_datagram_size);
+  if (server->options.receive_ancillary_data || server->options.pass_credentials)
+    b->controls = g_malloc (UDG_READ_BATCH * server->ancillary_bufsize);
+  return b;
+}
+
+static void
+batch_free (Batch *b)
+{
+  g_free (b->buffers);
+  g_free (b->controls);
+  g_free (b);
+}
+
+/* --- reading from a pool task: for speed --------------------------------------
+ *
+ * Handing every batch from the reader thread to a pool thread costs two
+ * thread wake-ups per batch, and under load a third runnable thread (the
+ * reader, woken by the kernel at each datagram) beside the pool's.  So a
+ * pool task reads the next batch itself after an invocation
+ * (udg_reader_after_invocation()) when no other client is queued, and
+ * after every UDG_READ_EVERY invocations (the kernel queues only
+ * net.unix.max_dgram_qlen datagrams for the socket, and senders that find
+ * it full wait, in no particular order); with the socket empty, it tries
+ * again for UDG_SPIN_USEC before its thread goes back to sleep.  While
+ * tasks read, the reader thread stays off the socket: it sleeps on its
+ * eventfd for at most UDG_HELP_WINDOW_USEC after the last batch a task
+ * read, and reads again after that (a task stuck in a long invocation
+ * holds up the others no longer), or as soon as a task that read recently
+ * stops reading: it goes idle, or begins to wait for a peer
+ * (udg_reader_task_leaves()).  Under load the server is then one thread
+ * that reads, runs and replies, like a plain recvmmsg() loop.
+ * docs/design.md gives what each part buys. */
+
+/* Reads a batch if no one else is reading.  TRUE when it read a datagram. */
+static gboolean
+help (UdgServer *server)
+{
+  UdgReader *reader = &server->reader;
+  int n = 0;
+
+  if (pthread_mutex_trylock (&reader->read_lock) != 0)
+    return FALSE;
+  if (reader->batch != NULL && !g_atomic_int_get (&reader->stop))
+    n = read_batch (server, reader->batch);
+  pthread_mutex_unlock (&reader->read_lock);
+  if (n > 0)
+    __atomic_store_n (&reader->last_help, g_get_monotonic_time (), __ATOMIC_RELAXED);
+  return n > 0;
+}
+
+/* A pool task after each invocation. */
+void
+udg_reader_after_invocation (UdgServer *server)
+{
+  UdgReader *reader = &server->reader;
+  gint64 until;
+
+  if (!UDG_TASKS_READ)
+    return;
+  if (g_atomic_int_get (&server->scheduler.queued) > 0 &&
+      (guint) g_atomic_int_add (&reader->invocations, 1) % UDG_READ_EVERY != UDG_READ_EVERY - 1)
+    return;
+  if (help (server))
+    return;
+  until = g_get_monotonic_time () + UDG_SPIN_USEC;
+  while (g_atomic_int_get (&server->scheduler.queued) == 0 && g_get_monotonic_time () < until)
+    {
+      sched_yield ();
+      if (help (server))
+        return;
+    }
+  if (g_atomic_int_get (&server->scheduler.queued) == 0)
+    udg_reader_task_leaves (server);
+}
+
+/* A pool task stops reading: the reader thread may be staying off the
+ * socket because of it, and must not wait out its window. */
+void
+udg_reader_task_leaves (UdgServer *server)
+{
+  UdgReader *reader = &server->reader;
+
+  if (g_get_monotonic_time () - __atomic_load_n (&reader->last_help, __ATOMIC_RELAXED) < UDG_HELP_WINDOW_USEC)
+    udg_eventfd_signal (reader->wake_fd);
+}
+
+/* --- the reader thread -------------------------------------------------------- */
+
 static void *
 reader_thread (void *data)
 {
   UdgServer *server = data;
   UdgReader *reader = &server->reader;
-  Batch *b = g_new0 (Batch, 1);
+  gint64 help_seen = __atomic_load_n (&reader->last_help, __ATOMIC_RELAXED);
   struct pollfd fds[2] = {
     { server->fd, POLLIN, 0 },
     { reader->wake_fd, POLLIN, 0 },
   };
 
-  b->buffers = g_malloc (UDG_READ_BATCH * server->options.max_datagram_size);
-  if (server->options.receive_ancillary_data || server->options.pass_credentials)
-    b->controls = g_malloc (UDG_READ_BATCH * server->ancillary_bufsize);
-
   while (!g_atomic_int_get (&reader->stop))
     {
-      int n = read_batch (server, b);
+      gint64 help = __atomic_load_n (&reader->last_help, __ATOMIC_RELAXED);
+      gint64 since = g_get_monotonic_time () - help;
+      int n;
 
+      if (help > help_seen && since < UDG_HELP_WINDOW_USEC)
+        {
+          /* A task reads the socket: stay off it for the rest of the
+           * window, or until a task stops reading. */
+          struct timespec ts;
+
+          udg_timespec_from_usec (UDG_HELP_WINDOW_USEC - since, &ts);
+          if (ppoll (fds + 1, 1, &ts, NULL) > 0)
+            {
+              udg_eventfd_drain (reader->wake_fd);
+              help_seen = __atomic_load_n (&reader->last_help, __ATOMIC_RELAXED);
+            }
+          continue;
+        }
+
+      pthread_mutex_lock (&reader->read_lock);
+      n = read_batch (server, reader->batch);
+      pthread_mutex_unlock (&reader->read_lock);
       if (n > 0)
         continue;                        /* more may have come meanwhile */
       if (n < 0 && errno != EAGAIN && errno != EINTR)
@@ -279,12 +391,28 @@ reader_thread (void *data)
                  "OSError", g_strerror (errno));
       if (poll (fds, 2, -1) < 0 && errno != EINTR)
         udg_log (G_LOG_LEVEL_WARNING, NULL, "poll() failed in the dispatcher: %s", g_strerror (errno));
+      if (fds[1].revents & POLLIN)
+        {
+          udg_eventfd_drain (reader->wake_fd);
+          help_seen = __atomic_load_n (&reader->last_help, __ATOMIC_RELAXED);
+        }
     }
-
-  g_free (b->buffers);
-  g_free (b->controls);
-  g_free (b);
   return NULL;
+}
+
+void
+udg_reader_init (UdgReader *reader)
+{
+  reader->wake_fd = -1;
+  pthread_mutex_init (&reader->read_lock, NULL);
+}
+
+void
+udg_reader_clear (UdgReader *reader)
+{
+  if (reader->wake_fd >= 0)
+    close (reader->wake_fd);
+  pthread_mutex_destroy (&reader->read_lock);
 }
 
 gboolean
@@ -293,7 +421,8 @@ udg_reader_start (UdgServer *server, GError **error)
   UdgReader *reader = &server->reader;
   int rc;
 
-  /* Kept until the server is freed, emptied of what the last run left. */
+  /* Kept until the server is freed (pool tasks finishing after the thread
+   * stopped may still write to it), emptied of what the last run left. */
   if (reader->wake_fd < 0)
     reader->wake_fd = udg_eventfd_new ();
   if (reader->wake_fd < 0)
@@ -303,17 +432,24 @@ udg_reader_start (UdgServer *server, GError **error)
     }
   udg_eventfd_drain (reader->wake_fd);
   g_atomic_int_set (&reader->stop, FALSE);
+  pthread_mutex_lock (&reader->read_lock);
+  reader->batch = batch_new (server);
+  pthread_mutex_unlock (&reader->read_lock);
   rc = pthread_create (&reader->thread, NULL, reader_thread, server);
   if (rc != 0)
     {
       udg_set_error_from_errno (error, rc, _("Unable to start the dispatcher thread"));
+      pthread_mutex_lock (&reader->read_lock);
+      g_clear_pointer (&reader->batch, batch_free);
+      pthread_mutex_unlock (&reader->read_lock);
       return FALSE;
     }
   reader->started = TRUE;
   return TRUE;
 }
 
-/* Stops the thread and waits for it: no datagram is routed afterwards. */
+/* Stops the thread and waits for it: no datagram is routed afterwards, by
+ * the thread or a task. */
 void
 udg_reader_stop (UdgServer *server)
 {
@@ -325,4 +461,7 @@ udg_reader_stop (UdgServer *server)
   udg_eventfd_signal (reader->wake_fd);
   pthread_join (reader->thread, NULL);
   reader->started = FALSE;
+  pthread_mutex_lock (&reader->read_lock);
+  g_clear_pointer (&reader->batch, batch_free);
+  pthread_mutex_unlock (&reader->read_lock);
 }

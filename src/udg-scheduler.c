@@ -48,8 +48,12 @@ static void
 run_task (gpointer data, gpointer user_data)
 {
   /* Ordered after the push by the release in udg_scheduler_run(). */
+  UdgServer *server = user_data;
+
   UDG_TSAN_ACQUIRE (data);
+  g_atomic_int_add (&server->scheduler.queued, -1);
   udg_client_run_invocation (data);
+  udg_reader_after_invocation (server);
   /* Teardown acquires it after g_thread_pool_free() joined the threads. */
   UDG_TSAN_RELEASE (user_data);
 }
@@ -91,6 +95,7 @@ udg_scheduler_start (UdgServer *server)
   pthread_mutex_lock (&s->lock);
   s->closing = FALSE;
   s->blocked = 0;
+  g_atomic_int_set (&s->queued, 0);
   UDG_TSAN_IGNORE_BEGIN ();
   s->pool = g_thread_pool_new (run_task, server, 1, FALSE, NULL);
   UDG_TSAN_IGNORE_END ();
@@ -110,9 +115,12 @@ udg_scheduler_run (UdgServer *server, UdgClient *client)
   if (s->pool != NULL && !s->closing)
     {
       UDG_TSAN_RELEASE (client);
+      g_atomic_int_inc (&s->queued);
       UDG_TSAN_IGNORE_BEGIN ();
       pushed = g_thread_pool_push (s->pool, client, NULL);
       UDG_TSAN_IGNORE_END ();
+      if (!pushed)
+        g_atomic_int_add (&s->queued, -1);
     }
   pthread_mutex_unlock (&s->lock);
   if (!pushed)
@@ -140,6 +148,8 @@ udg_scheduler_wait_begin (UdgServer *server, UdgClient *client)
       resize_locked (server);
     }
   pthread_mutex_unlock (&s->lock);
+  if (ok)
+    udg_reader_task_leaves (server);
   return ok;
 }
 
@@ -167,6 +177,8 @@ udg_scheduler_blocked (UdgServer *server, gint delta)
   s->blocked += delta;
   resize_locked (server);
   pthread_mutex_unlock (&s->lock);
+  if (delta > 0)
+    udg_reader_task_leaves (server);
 }
 
 /* Wakes every waiting invocation and waits for all invocations to return;

@@ -123,12 +123,22 @@ typedef struct
 {
   pthread_t thread;
   gboolean started;
-  gint wake_fd;                     /* eventfd: written to stop the thread */
+  gint wake_fd;                     /* eventfd: stop, or a task stopped reading */
   gint stop;                        /* atomic */
+  /* The socket has one reader at a time, so that a peer's datagrams enter
+   * its mailbox in order: the thread, or a pool task (udg_reader_help()). */
+  pthread_mutex_t read_lock;
+  gpointer batch;                   /* (nullable): buffers; read_lock */
+  gint64 last_help;                 /* atomic: when a task last read datagrams */
+  gint invocations;                 /* atomic: ended since the reader started */
 } UdgReader;
 
+G_GNUC_INTERNAL void udg_reader_init (UdgReader *reader);
+G_GNUC_INTERNAL void udg_reader_clear (UdgReader *reader);
 G_GNUC_INTERNAL gboolean udg_reader_start (UdgServer *server, GError **error);
 G_GNUC_INTERNAL void udg_reader_stop (UdgServer *server);
+G_GNUC_INTERNAL void udg_reader_after_invocation (UdgServer *server);
+G_GNUC_INTERNAL void udg_reader_task_leaves (UdgServer *server);
 
 /* The scheduler (udg-scheduler.c): runs the clients' invocations on a
  * GThreadPool whose size one function decides. */
@@ -139,6 +149,7 @@ typedef struct
   gboolean closing;                 /* the run tears down: no new work */
   guint n_cores;
   guint blocked;                    /* invocations waiting for a peer */
+  gint queued;                      /* atomic: tasks pushed and not started */
   GQueue waiting;                   /* (element-type UdgClient) (unowned):
                                      * invocations in udg_client_recv() */
   gint64 last_saturation_warning;

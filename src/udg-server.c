@@ -180,7 +180,7 @@ udg_server_new_for_address (UdgAddress             *address,
   pthread_mutex_init (&server->lock, NULL);
   udg_cond_init_monotonic (&server->cond);
   server->fd = -1;
-  server->reader.wake_fd = -1;
+  udg_reader_init (&server->reader);
   server->cancellable = g_cancellable_new ();
   pthread_mutex_init (&server->clients_lock, NULL);
   server->clients = g_hash_table_new (udg_address_hash, udg_address_equal);
@@ -385,8 +385,7 @@ udg_server_unref (UdgServer *server)
     return;
 
   close_socket (server);
-  if (server->reader.wake_fd >= 0)
-    close (server->reader.wake_fd);
+  udg_reader_clear (&server->reader);
   for (GSList *l = server->sources; l != NULL; l = l->next)
     {
       g_source_destroy (l->data);
