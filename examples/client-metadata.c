@@ -1,4 +1,4 @@
-/* SEED "Client Metadata": the client's address (peer_name) and the
+/* EasyNetwork's section "Client Metadata": the client's address (peer_name) and the
  * server's (local_name), and, with SO_PASSCRED, who the sender is.
  */
 #include <string.h>

@@ -1,4 +1,4 @@
-/* SEED "Per-client variables": a context variable set in handle() is seen
+/* EasyNetwork's section "Per-client variables": a context variable set in handle() is seen
  * by any code the invocation calls, without passing it along, and by no
  * other client; one set in service_init is seen by every invocation.
  */

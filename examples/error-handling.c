@@ -1,4 +1,4 @@
-/* SEED "Error Handling": every error comes back from udg_client_recv().  A
+/* EasyNetwork's section "Error Handling": every error comes back from udg_client_recv().  A
  * malformed datagram is UDG_ERROR_PARSE (answer BadRequest); anything else
  * is logged and answered InternalError.  An error the handler returns is
  * logged by the server, which goes on serving.

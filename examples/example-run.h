@@ -1,4 +1,4 @@
-/* Shared by the SEED examples: runs a server in a thread on a fresh socket
+/* Shared by the examples of EasyNetwork's sections: runs a server in a thread on a fresh socket
  * path, and talks to it with a UdgEndpoint, printing each exchange.  Only
  * the handlers differ between the examples; this file is the scaffolding.
  */

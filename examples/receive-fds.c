@@ -1,7 +1,7 @@
-/* receive-fds: SEED "Receiving Packets with socket control messages".
+/* receive-fds: EasyNetwork's section "Receiving Packets with socket control messages".
  *
  * The server is built with receive_ancillary_data (and SO_PASSCRED, set in
- * service_init through udg_server_get_sockets() as SEED's low-level socket
+ * service_init through udg_server_get_sockets() as EasyNetwork's low-level socket
  * section shows).  The handler passes a UdgAncillary to udg_client_recv()
  * (RecvParams(recv_with_ancillary=...)), then walks its messages: the
  * descriptors it received, and the sender's credentials.

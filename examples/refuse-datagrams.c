@@ -1,4 +1,4 @@
-/* SEED "Refuse datagrams": returning before udg_client_recv() discards the
+/* EasyNetwork's section "Refuse datagrams": returning before udg_client_recv() discards the
  * datagram.  Here only clients bound to a path are served; autobound
  * (abstract) senders get nothing, and the server counts them as refused.
  */

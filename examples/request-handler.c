@@ -1,4 +1,4 @@
-/* SEED "Request Handler Objects" and "Minimum Requirements": one handler
+/* EasyNetwork's section "Request Handler Objects" and "Minimum Requirements": one handler
  * for the whole service; each invocation receives one request
  * (`request = yield` is udg_client_recv()) and sends a response.
  */

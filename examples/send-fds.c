@@ -1,4 +1,4 @@
-/* send-fds: SEED "Sending Packets with socket control messages".
+/* send-fds: EasyNetwork's section "Sending Packets with socket control messages".
  *
  * The handler answers each request with a file descriptor: the read end of
  * a pipe holding a greeting.  The client (plain sockets here) receives the

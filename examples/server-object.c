@@ -1,4 +1,4 @@
-/* SEED "Server Object": create the server for a path, a protocol and a
+/* EasyNetwork's section "Server Object": create the server for a path, a protocol and a
  * handler; serve_forever() until shutdown (or Ctrl-C in the main thread);
  * the server can be asked what it is doing at any time.
  */

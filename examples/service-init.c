@@ -1,4 +1,4 @@
-/* SEED "Service Initialization": service_init runs before the first
+/* EasyNetwork's section "Service Initialization": service_init runs before the first
  * datagram; what it pushes on the exit stack runs, last first, when the
  * service stops; a background timer ticks on the server's main context
  * meanwhile and stops with it.

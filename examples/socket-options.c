@@ -1,4 +1,4 @@
-/* SEED "Low-Level Socket Operations": service_init reaches the server's
+/* EasyNetwork's section "Low-Level Socket Operations": service_init reaches the server's
  * socket through udg_server_get_sockets() for setsockopt(): here SO_PASSCRED
  * (credentials with every datagram) and a larger receive buffer.
  */

@@ -1,4 +1,4 @@
-/* SEED "Having Multiple yield Statements" and "Cancellation And Timeouts":
+/* EasyNetwork's section "Having Multiple yield Statements" and "Cancellation And Timeouts":
  * after answering, the handler gives the client half a second to send a
  * second request (UdgRecvParams.timeout; the first recv never waits).
  */

@@ -40,7 +40,6 @@ udg_client_new (UdgServer *server, const UdgAddress *peer)
   client->mailbox = g_async_queue_new ();
   client->state = CLIENT_IDLE;
   client->waiting_link.data = client;
-  client->idle_link.data = client;
   return client;
 }
 
@@ -150,99 +149,6 @@ udg_client_unref (UdgClient *client)
   udg_address_unref (client->peer);
   g_free (client);
   udg_server_unref (server);
-}
-
-/* --- the idle cache (udg-tuning.h) ----------------------------------------- */
-
-static gboolean
-on_idle_timer (gpointer data)
-{
-  UdgServer *server = data;
-
-  udg_server_expire_idle_clients (server, FALSE);
-  return G_SOURCE_CONTINUE;
-}
-
-/* The end of an invocation with nothing queued: its reference moves into
- * the server's idle cache, from which the reader takes it back when the
- * peer sends again; the oldest is released when the cache is full, and a
- * timer on the server's main context releases those older than
- * UDG_IDLE_CLIENT_USEC. */
-static void
-release_idle (UdgClient *client)
-{
-  UdgServer *server = client->server;
-  UdgClient *evicted = NULL;
-
-  pthread_mutex_lock (&server->clients_lock);
-  if (UDG_IDLE_CLIENTS_MAX > 0 && !client->cached && !g_atomic_int_get (&server->closing) &&
-      g_hash_table_lookup (server->clients, client->peer) == client)
-    {
-      client->cached = TRUE;
-      client->idle_since = g_get_monotonic_time ();
-      g_queue_push_tail_link (&server->idle_clients, &client->idle_link);
-      client = NULL;
-      if (server->idle_clients.length > UDG_IDLE_CLIENTS_MAX)
-        {
-          evicted = g_queue_pop_head_link (&server->idle_clients)->data;
-          evicted->cached = FALSE;
-        }
-      if (server->idle_timer == NULL)
-        {
-          server->idle_timer = g_timeout_source_new (UDG_IDLE_CLIENT_USEC / 4 / 1000);
-          g_source_set_callback (server->idle_timer, on_idle_timer, server, NULL);
-          g_source_attach (server->idle_timer, server->context);
-        }
-    }
-  pthread_mutex_unlock (&server->clients_lock);
-  if (client != NULL)
-    udg_client_unref (client);
-  if (evicted != NULL)
-    udg_client_unref (evicted);
-}
-
-/* With clients_lock held: when @client is in the idle cache, takes it out
- * and returns the cache's reference; else %NULL. */
-UdgClient *
-udg_client_take_cached_locked (UdgClient *client)
-{
-  if (!client->cached)
-    return NULL;
-  g_queue_unlink (&client->server->idle_clients, &client->idle_link);
-  client->cached = FALSE;
-  return client;
-}
-
-/* Releases the idle clients older than UDG_IDLE_CLIENT_USEC (or @all of
- * them); the timer stops when none is left. */
-void
-udg_server_expire_idle_clients (UdgServer *server, gboolean all)
-{
-  gint64 limit = g_get_monotonic_time () - UDG_IDLE_CLIENT_USEC;
-  GQueue expired = G_QUEUE_INIT;
-  GSource *timer = NULL;
-  GList *link;
-
-  pthread_mutex_lock (&server->clients_lock);
-  while ((link = server->idle_clients.head) != NULL &&
-         (all || ((UdgClient *) link->data)->idle_since <= limit))
-    {
-      UdgClient *client = link->data;
-
-      g_queue_unlink (&server->idle_clients, link);
-      client->cached = FALSE;
-      g_queue_push_tail_link (&expired, link);
-    }
-  if (server->idle_clients.length == 0)
-    timer = g_steal_pointer (&server->idle_timer);
-  pthread_mutex_unlock (&server->clients_lock);
-  if (timer != NULL)
-    {
-      g_source_destroy (timer);
-      g_source_unref (timer);
-    }
-  while ((link = g_queue_pop_head_link (&expired)) != NULL)
-    udg_client_unref (link->data);
 }
 
 /* --- an invocation ----------------------------------------------------------- */
@@ -364,7 +270,7 @@ udg_client_run_invocation (UdgClient *client)
   else
     {
       UDG_STAT_SUB (server, active_clients, 1);
-      release_idle (client);
+      udg_client_unref (client);
     }
 }
 

@@ -73,8 +73,6 @@ lookup_client_locked (UdgServer *server, const UdgAddress *peer)
 {
   UdgClient *client = g_hash_table_lookup (server->clients, peer);
 
-  if (client != NULL && udg_client_take_cached_locked (client) != NULL)
-    return client;
   if (client != NULL && udg_client_try_ref (client))
     return client;
   /* Absent, or its last reference is being dropped right now (its
@@ -280,11 +278,9 @@ batch_free (Batch *b)
  * thread wake-ups per batch, and under load a third runnable thread (the
  * reader, woken by the kernel at each datagram) beside the pool's.  So a
  * pool task reads the next batch itself after an invocation
- * (udg_reader_after_invocation()) when no other client is queued, and
- * after every UDG_READ_EVERY invocations (the kernel queues only
- * net.unix.max_dgram_qlen datagrams for the socket, and senders that find
- * it full wait, in no particular order); with the socket empty, it tries
- * again for UDG_SPIN_USEC before its thread goes back to sleep.  While
+ * (udg_reader_after_invocation()) when no other client is queued; with the
+ * socket empty, it tries again for UDG_SPIN_USEC before its thread goes
+ * back to sleep.  While
  * tasks read, the reader thread stays off the socket: it sleeps on its
  * eventfd for at most UDG_HELP_WINDOW_USEC after the last batch a task
  * read, and reads again after that (a task stuck in a long invocation
@@ -315,13 +311,9 @@ help (UdgServer *server)
 void
 udg_reader_after_invocation (UdgServer *server)
 {
-  UdgReader *reader = &server->reader;
   gint64 until;
 
-  if (!UDG_TASKS_READ)
-    return;
-  if (g_atomic_int_get (&server->scheduler.queued) > 0 &&
-      (guint) g_atomic_int_add (&reader->invocations, 1) % UDG_READ_EVERY != UDG_READ_EVERY - 1)
+  if (!UDG_TASKS_READ || g_atomic_int_get (&server->scheduler.queued) > 0)
     return;
   if (help (server))
     return;

@@ -79,12 +79,6 @@ struct _UdgClient
   /* Guarded by server->scheduler.lock: in scheduler.waiting while the
    * invocation waits in udg_client_recv(); data is the client. */
   GList waiting_link;
-
-  /* Guarded by server->clients_lock: in server->idle_clients, which then
-   * holds a reference; data is the client. */
-  gboolean cached;
-  GList idle_link;
-  gint64 idle_since;       /* monotonic, when it entered the cache */
 };
 
 /* The handler invocation running on this thread, if any. */
@@ -102,8 +96,6 @@ G_GNUC_INTERNAL UdgClient *udg_client_new (UdgServer *server, const UdgAddress *
 G_GNUC_INTERNAL gboolean udg_client_try_ref (UdgClient *client);
 G_GNUC_INTERNAL void udg_client_run_invocation (UdgClient *client);
 G_GNUC_INTERNAL void udg_client_drop_mailbox (UdgClient *client, guint64 *counter);
-G_GNUC_INTERNAL UdgClient *udg_client_take_cached_locked (UdgClient *client);
-G_GNUC_INTERNAL void udg_server_expire_idle_clients (UdgServer *server, gboolean all);
 
 typedef struct
 {
@@ -130,7 +122,6 @@ typedef struct
   pthread_mutex_t read_lock;
   gpointer batch;                   /* (nullable): buffers; read_lock */
   gint64 last_help;                 /* atomic: when a task last read datagrams */
-  gint invocations;                 /* atomic: ended since the reader started */
 } UdgReader;
 
 G_GNUC_INTERNAL void udg_reader_init (UdgReader *reader);
@@ -201,13 +192,10 @@ struct _UdgServer
   gint closing;                     /* atomic: teardown started */
   GCancellable *cancellable;        /* (owned): cancelled at teardown */
 
-  /* Clients: a weak table, address -> client, and the idle cache
-   * (udg-tuning.h), least recently used first; expired by a timer on the
-   * server's main context while it is not empty. */
+  /* Clients: a weak table, address -> client.  A client lives while
+   * something holds it: a queued task, its invocation, the user. */
   pthread_mutex_t clients_lock;
   GHashTable *clients;
-  GQueue idle_clients;              /* (element-type UdgClient): a reference each */
-  GSource *idle_timer;              /* (owned) (nullable) */
 
   UdgReader reader;
   UdgScheduler scheduler;

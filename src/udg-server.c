@@ -184,7 +184,6 @@ udg_server_new_for_address (UdgAddress             *address,
   server->cancellable = g_cancellable_new ();
   pthread_mutex_init (&server->clients_lock, NULL);
   server->clients = g_hash_table_new (udg_address_hash, udg_address_equal);
-  g_queue_init (&server->idle_clients);
   udg_scheduler_init (&server->scheduler);
   return server;
 }
@@ -415,7 +414,7 @@ static void
 raise_send_buffer (gint fd)
 {
   /* Replies queued at peers that never read are charged to this socket's
-   * send buffer (ANCHORS.md C4): take what the system allows. */
+   * send buffer until read: take what the system allows. */
   g_autofree gchar *text = NULL;
   gint size;
 
@@ -677,7 +676,6 @@ teardown (UdgServer *server, UdgExitStack *stack)
   /* Wakes the waiting invocations, waits for all to return, drops what
    * is queued. */
   udg_scheduler_stop (server);
-  udg_server_expire_idle_clients (server, TRUE);
 
   g_atomic_int_set (&server->service_available, FALSE);
   destroy_sources (server);
@@ -1194,9 +1192,6 @@ udg_server_get_stats (UdgServer      *server,
   READ (blocked_in_recv);
   READ (queued_datagrams);
 #undef READ
-  pthread_mutex_lock (&server->clients_lock);
-  stats->idle_clients = server->idle_clients.length;
-  pthread_mutex_unlock (&server->clients_lock);
 }
 
 static guint

@@ -11,25 +11,14 @@
 /* Datagrams read by one recvmmsg() call of the reader. */
 #define UDG_READ_BATCH 16
 
-/* A client whose invocation ended with nothing queued stays this long in
- * the server's idle cache, which holds at most this many clients, so that
- * a peer sending request after request does not create and free its state
- * each time.  0 turns the cache off. */
-#ifndef UDG_IDLE_CLIENTS_MAX
-#define UDG_IDLE_CLIENTS_MAX 256
-#endif
-#define UDG_IDLE_CLIENT_USEC (1 * G_USEC_PER_SEC)
-
 /* Reading from a pool task (udg-reader.c): a task reads the socket after
- * an invocation when nothing else is queued and after every
- * UDG_READ_EVERY invocations; with the socket empty it tries again for
- * UDG_SPIN_USEC before it sleeps; the reader thread stays off the socket
- * for at most UDG_HELP_WINDOW_USEC after the last batch a task read. */
+ * an invocation when no other client is queued; with the socket empty it
+ * tries again for UDG_SPIN_USEC before its thread sleeps; the reader thread
+ * stays off the socket for at most UDG_HELP_WINDOW_USEC after the last
+ * batch a task read.  Each can be overridden at build time (-D) to measure
+ * what it buys. */
 #ifndef UDG_TASKS_READ
 #define UDG_TASKS_READ 1             /* 0: only the reader thread reads */
-#endif
-#ifndef UDG_READ_EVERY
-#define UDG_READ_EVERY 8
 #endif
 #ifndef UDG_SPIN_USEC
 #define UDG_SPIN_USEC 20

@@ -1,4 +1,4 @@
-/* conformance-server: EasyNetwork's MyDatagramRequestHandler (SPEC.md §15)
+/* conformance-server: EasyNetwork's MyDatagramRequestHandler (its functional tests)
  * over the ASCII serializer, for clients inside and outside this project.
  *
  *   conformance-server [--ancillary] [--unnamed=ignore|warn|handle]

@@ -402,7 +402,7 @@ START_TEST (test_truncated_control_reported)
   ck_assert_int_eq (pipe (p), 0);
   three[0] = three[1] = three[2] = p[1];
   ck_assert (udg_test_send_fds (c, r.address, "x", three, 3));
-  /* Linux fills the 4 bytes of padding with a second fd (ANCHORS.md C5). */
+  /* Linux fills the 4 bytes of padding with a second fd. */
   ASSERT_REPLY (c, "truncated=1 fds=2", 3000);
   close (p[1]);
   ck_assert (readable_eof (p[0], 2000));

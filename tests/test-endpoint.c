@@ -1,4 +1,4 @@
-/* UdgEndpoint, the client: SPEC.md §15.4 against a plain socket peer.
+/* UdgEndpoint, the client: EasyNetwork's client tests against a plain socket peer.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "udg-test.h"

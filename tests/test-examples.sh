@@ -39,7 +39,7 @@ refused: line 1 is not KEY=VALUE"
 check_output send-fds "reply: here is a descriptor, with 1 descriptor; read through it: hello, client"
 check_output receive-fds "server saw: 2 file descriptors; credentials uid=$(id -u) "
 
-# One example per section of SEED.txt.
+# One example per section of EasyNetwork's page on Unix datagram servers.
 check_output request-handler "first request -> Response to 'first request'
 second request -> Response to 'second request'"
 check_output refuse-datagrams "from a path -> welcome

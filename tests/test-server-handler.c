@@ -1,4 +1,4 @@
-/* The request handler model through real sockets: SPEC.md §15.1 cases
+/* The request handler model through real sockets: EasyNetwork's functional test cases
  * 14-39, each for pathname and abstract addresses, with and without
  * receive_ancillary_data.
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -556,7 +556,7 @@ START_TEST (test_throw_timeout)
 }
 END_TEST
 
-/* Invalid timeouts (SPEC §5 step 3-4): on the first recv the datagram is
+/* Invalid timeouts (as in EasyNetwork): on the first recv the datagram is
  * lost; on a later recv nothing is consumed. */
 static gboolean
 invalid_timeout_handle (UdgClient *client, gpointer user_data, GError **error)

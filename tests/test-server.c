@@ -1,4 +1,4 @@
-/* UdgServer: construction and the lifecycle (SPEC.md §3, §4, §15.1 cases
+/* UdgServer: construction and the lifecycle (EasyNetwork's server test cases
  * 1-13, §15.5), through real sockets.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

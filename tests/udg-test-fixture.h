@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-/* SPEC §15: every server test runs for PATHNAME and ABSTRACT addresses,
+/* As in EasyNetwork's tests: every server test runs for PATHNAME and ABSTRACT addresses,
  * with and without receive_ancillary_data: loop index bit 0 = abstract,
  * bit 1 = ancillary. */
 typedef struct

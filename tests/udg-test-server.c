@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <glib-unix.h>
 
-/* --- serializers of SPEC §11's test suite ------------------------------------ */
+/* --- serializers of EasyNetwork's test suite ------------------------------------ */
 
 static GBytes *
 crash_serialize (gconstpointer packet, gpointer d, GError **error)

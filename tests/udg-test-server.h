@@ -1,4 +1,4 @@
-/* udgram tests - EasyNetwork's MyDatagramRequestHandler (SPEC.md §15) and a
+/* udgram tests - EasyNetwork's MyDatagramRequestHandler (its functional tests) and a
  * server running in a thread.  No check here: conformance-server uses it.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

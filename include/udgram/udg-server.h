@@ -85,8 +85,6 @@ struct _UdgHandlerFuncs
  * @running_invocations: handler invocations running now
  * @blocked_in_recv: invocations waiting in udg_client_recv() now
  * @queued_datagrams: datagrams waiting in mailboxes now
- * @idle_clients: clients the server keeps after their invocation ended, in
- *   case the peer sends again: 256 at most, each for a second at most
  *
  * Counters of a server, from udg_server_get_stats(): every datagram read is
  * handled, refused, or counted in one of the dropped counters.
@@ -111,9 +109,8 @@ struct _UdgServerStats
   guint64 running_invocations;
   guint64 blocked_in_recv;
   guint64 queued_datagrams;
-  guint64 idle_clients;
   /*< private >*/
-  guint64 padding[6];
+  guint64 padding[7];
 };
 
 typedef struct _UdgServerOptions UdgServerOptions;
