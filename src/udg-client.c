@@ -28,7 +28,7 @@
  * One sender address of a #UdgServer, as its handler sees it; reference-counted.
  */
 
-/* With server->clients_lock held. */
+/* A new client of @peer, idle, with one reference (the caller's). */
 UdgClient *
 udg_client_new (UdgServer *server, const UdgAddress *peer)
 {

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -115,7 +114,7 @@ endpoint_setup (UdgEndpoint *endpoint, GError **error)
     }
   fcntl (endpoint->fd, F_SETFL, fcntl (endpoint->fd, F_GETFL) | O_NONBLOCK);
   fcntl (endpoint->fd, F_SETFD, FD_CLOEXEC);
-  endpoint->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  endpoint->wake_fd = udg_eventfd_new ();
   if (endpoint->wake_fd < 0)
     {
       udg_set_error_from_errno (error, errno, _("Unable to create the endpoint's wake-up descriptor"));
@@ -377,14 +376,11 @@ endpoint_close_fd (UdgEndpoint *endpoint)
 void
 udg_endpoint_close (UdgEndpoint *endpoint)
 {
-  guint64 one = 1;
-
   g_return_if_fail (endpoint != NULL);
   if (!g_atomic_int_compare_and_exchange (&endpoint->closed, FALSE, TRUE))
     return;
   if (endpoint->wake_fd >= 0)
-    while (write (endpoint->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
-      ;
+    udg_eventfd_signal (endpoint->wake_fd);
   endpoint_close_fd (endpoint);
 }
 
@@ -514,8 +510,7 @@ enter (UdgEndpoint *endpoint, pthread_mutex_t *lock, gint64 deadline, GError **e
       gint64 wall = g_get_real_time () + MAX (0, deadline - g_get_monotonic_time ());
       struct timespec ts;
 
-      ts.tv_sec = wall / G_USEC_PER_SEC;
-      ts.tv_nsec = (wall % G_USEC_PER_SEC) * 1000;
+      udg_timespec_from_usec (wall, &ts);
       rc = pthread_mutex_timedlock (lock, &ts);
     }
   if (rc != 0)

@@ -280,13 +280,12 @@ batch_free (Batch *b)
  * pool task reads the next batch itself after an invocation
  * (udg_reader_after_invocation()) when no other client is queued; with the
  * socket empty, it tries again for UDG_SPIN_USEC before its thread goes
- * back to sleep.  While
- * tasks read, the reader thread stays off the socket: it sleeps on its
- * eventfd for at most UDG_HELP_WINDOW_USEC after the last batch a task
- * read, and reads again after that (a task stuck in a long invocation
- * holds up the others no longer), or as soon as a task that read recently
- * stops reading: it goes idle, or begins to wait for a peer
- * (udg_reader_task_leaves()).  Under load the server is then one thread
+ * back to sleep.  While tasks read, the reader thread stays off the
+ * socket: it sleeps on its eventfd for at most UDG_HELP_WINDOW_USEC after
+ * the last batch a task read, and reads again after that (a task stuck in
+ * a long invocation holds up the others no longer), or as soon as a task
+ * that read recently stops reading: it goes idle, or begins to wait for a
+ * peer (udg_reader_task_leaves()).  Under load the server is then one thread
  * that reads, runs and replies, like a plain recvmmsg() loop.
  * docs/design.md gives what each part buys. */
 

@@ -22,13 +22,14 @@
  * AF_UNIX/SOCK_DGRAM socket and gives every datagram to a request handler,
  * one invocation per client at a time.
  *
- * Threads: udg_server_serve_forever() runs `service_init`, then iterates the
- * server's #GMainContext (background timers, SIGINT/SIGTERM) until
+ * Threads: udg_server_serve_forever() runs `service_init`, then a #GMainLoop
+ * on the server's #GMainContext (background timers, SIGINT/SIGTERM) until
  * udg_server_shutdown().  A dispatcher thread reads the socket with
- * recvmmsg() and queues each datagram in its client's mailbox; a #GThreadPool
- * runs the handler invocations.  The pool keeps as many runnable threads as
- * there are cores and adds one for each invocation that waits in
- * udg_client_recv(): a waiting handler costs a thread, up to max_threads.
+ * recvmmsg() and pushes each datagram into its client's mailbox, a
+ * #GAsyncQueue; a #GThreadPool runs the handler invocations.  The pool runs
+ * as many threads as there are cores and adds one for each invocation that
+ * waits in udg_client_recv(): a waiting handler costs a thread, up to
+ * max_threads.
  *
  * Shutdown stops the dispatcher, cancels udg_client_get_cancellable(), wakes
  * every invocation waiting in udg_client_recv() with %UDG_ERROR_CLOSED,
@@ -462,7 +463,7 @@ is_stale_socket (const gchar *path, GError **error)
 
 /* With the lock held. */
 static gboolean
-bind_socket (UdgServer *server, GError **error)
+bind_socket_locked (UdgServer *server, GError **error)
 {
   struct sockaddr_un sa;
   socklen_t len;
@@ -598,7 +599,7 @@ udg_server_activate (UdgServer *server,
       ok = FALSE;
     }
   else if (server->fd < 0)
-    ok = bind_socket (server, error);
+    ok = bind_socket_locked (server, error);
   server_unlock (server);
   return ok;
 }
@@ -713,8 +714,8 @@ finish_run (UdgServer *server)
  * Binds if needed, runs the handler's `service_init`, then serves until
  * udg_server_shutdown() or udg_server_close() (from any thread, a handler,
  * a timer, or SIGINT/SIGTERM when serving in the main thread with
- * handle_signals).  Meanwhile the calling thread iterates the server's
- * #GMainContext, where background timers run.  The server can serve again
+ * handle_signals).  Meanwhile the calling thread runs a #GMainLoop on the
+ * server's #GMainContext, where background timers run.  The server can serve again
  * after it returns.
  *
  * Returns: %TRUE after a shutdown; %FALSE with %UDG_ERROR_ALREADY_RUNNING,
@@ -902,7 +903,7 @@ on_stop_requested (gpointer data)
  * g_main_loop_quit() before the run would be.  The flag tells the setup
  * not to start serving at all. */
 static gboolean
-request_stop (UdgServer *server)
+request_stop_locked (UdgServer *server)
 {
   if (!server->running)
     return FALSE;
@@ -918,7 +919,7 @@ request_stop (UdgServer *server)
 }
 
 static void
-wait_run_end (UdgServer *server)
+wait_run_end_locked (UdgServer *server)
 {
   guint generation = server->generation;
 
@@ -945,8 +946,8 @@ udg_server_shutdown (UdgServer *server)
   g_return_if_fail (server != NULL);
 
   server_lock (server);
-  if (request_stop (server))
-    wait_run_end (server);
+  if (request_stop_locked (server))
+    wait_run_end_locked (server);
   server_unlock (server);
 }
 
@@ -1019,13 +1020,13 @@ udg_server_close (UdgServer *server,
   server->closed = TRUE;
   if (server->running)
     {
-      if (!request_stop (server))
+      if (!request_stop_locked (server))
         {
           server->close_pending = TRUE;
           server_unlock (server);
           return TRUE;
         }
-      wait_run_end (server);
+      wait_run_end_locked (server);
     }
   server_unlock (server);
   close_socket (server);
@@ -1127,7 +1128,7 @@ udg_server_get_sockets (UdgServer *server)
  * udg_server_get_main_context:
  * @server: a #UdgServer
  *
- * The context udg_server_serve_forever() iterates: attach background
+ * The context whose loop udg_server_serve_forever() runs: attach background
  * sources to it (see udg_server_add_timeout_seconds()).
  *
  * Returns: (transfer none): the server's #GMainContext
