@@ -26,13 +26,29 @@ to_stderr (GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data
   return g_log_writer_standard_streams (level, fields, n, data);
 }
 
+/* Prints "ready ADDRESS" once the server serves; nothing if it never does. */
+static gpointer
+announce_ready (gpointer data)
+{
+  UdgServer *server = data;
+
+  if (udg_server_wait_serving (server, UDG_TIMEOUT_INFINITE))
+    {
+      g_autoptr(GPtrArray) addresses = udg_server_get_addresses (server);
+      g_autofree gchar *where = udg_address_to_string (g_ptr_array_index (addresses, 0));
+
+      printf ("ready %s\n", where);
+      fflush (stdout);
+    }
+  return NULL;
+}
+
 int
 main (int argc, char **argv)
 {
   UdgTestServerConfig config = UDG_TEST_SERVER_CONFIG_INIT;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) addresses = NULL;
-  g_autofree gchar *where = NULL;
+  GThread *announcer;
   UdgTestServer *ts;
   const gchar *path = NULL;
   gboolean ok;
@@ -91,13 +107,13 @@ main (int argc, char **argv)
       udg_test_server_free (ts);
       return 1;
     }
-  addresses = udg_server_get_addresses (ts->server);
-  where = udg_address_to_string (g_ptr_array_index (addresses, 0));
   /* The handler's state is ts; serve in this (main) thread so that SIGINT
-   * and SIGTERM are handled. */
-  printf ("ready %s\n", where);
-  fflush (stdout);
+   * and SIGTERM are handled, and say "ready" from another thread once it
+   * serves: its signal handling is in place by then, so a SIGTERM right
+   * after the line is a clean stop. */
+  announcer = g_thread_new ("ready", announce_ready, ts->server);
   ok = udg_server_serve_forever (ts->server, &error);
+  g_thread_join (announcer);
   if (!ok)
     fprintf (stderr, "conformance-server: %s\n", error->message);
   udg_test_server_free (ts);

@@ -87,7 +87,7 @@ fi
 # --- SIGTERM at bad moments -------------------------------------------------------
 "$conf" --init-delay=1000 "$tmp/init.sock" >"$tmp/init.out" 2>&1 &
 c1=$!; pids="$pids $c1"
-sleep 0.3 # inside service_init; the assertions below hold either way
+wait_for "$tmp/init.out" "^service_init: waiting"
 kill -TERM $c1
 wait_exit $c1 3; [ "$status" = 0 ] || fail "SIGTERM during service_init was not a clean exit"
 [ ! -e "$tmp/init.sock" ] || fail "socket left after SIGTERM during service_init"

@@ -101,7 +101,13 @@ service_init (UdgExitStack *stack, UdgServer *server, gpointer user_data, GError
   ts->init_server = server;
   pthread_mutex_unlock (&ts->lock);
   if (ts->config.init_delay_ms > 0)
-    g_usleep ((gulong) ts->config.init_delay_ms * 1000);
+    {
+      /* Said before the wait, so that a test can signal the server while
+       * it is inside service_init (its signal handling is in place). */
+      printf ("service_init: waiting %u ms\n", ts->config.init_delay_ms);
+      fflush (stdout);
+      g_usleep ((gulong) ts->config.init_delay_ms * 1000);
+    }
   if (ts->config.passcred || ts->config.recvmsg)
     {
       g_autoptr(GArray) fds = udg_server_get_sockets (server);
