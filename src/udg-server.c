@@ -807,8 +807,8 @@ udg_server_serve_forever (UdgServer *server,
       server_unlock (server);
 
       /* A stop asked at any time since the run began is the idle source
-       * request_stop() attached: it quits the loop at its first iteration
-       * if it came before. */
+       * that request_stop_locked() attached: it quits the loop at its
+       * first iteration if it came before. */
       g_main_loop_run (server->loop);
     }
   else
