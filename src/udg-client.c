@@ -321,7 +321,8 @@ wait_datagram (UdgClient *client, gdouble timeout, GError **error)
   return dg;
 }
 
-/* Ancillary dispatch, then parsing (as EasyNetwork does: the callback sees the control data before parsing).  Consumes @dg. */
+/* Ancillary dispatch, then parsing, as EasyNetwork does: the callback sees
+ * the control data before the bytes are parsed.  Consumes @dg. */
 static gpointer
 deliver (UdgClient           *client,
          UdgInvocation       *invocation,
