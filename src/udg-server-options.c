@@ -326,7 +326,12 @@ udg_server_options_set_allowed_uids (UdgServerOptions *options,
  * udg_server_options_set_send_timeout:
  * @options: options
  * @seconds: how long a reply waits for room in a peer's full queue (1 s by
- *   default) before failing with %UDG_ERROR_WOULD_BLOCK
+ *   default) before failing with %UDG_ERROR_WOULD_BLOCK; 0 fails at once
+ *
+ * The kernel does the waiting (the socket's SO_SNDTIMEO), woken when the
+ * peer reads.  At most a quarter of max_threads (at least one, at most 64)
+ * wait so at once; a reply that finds them all taken fails at once.  A
+ * reply to a peer found not reading its replies at all never waits.
  *
  * Since: 0.1
  */

@@ -100,7 +100,7 @@ G_GNUC_INTERNAL void udg_client_drop_mailbox (UdgClient *client, guint64 *counte
 typedef struct
 {
   guint64 received, handled, refused, dropped_mailbox, dropped_shutdown, truncated,
-      unnamed, denied, parse_errors, handler_errors, send_errors, ancillary_truncated,
+      unnamed, denied, parse_errors, handler_errors, send_errors, ancillary_truncated, not_reading,
       active_clients, running_invocations, blocked_in_recv, queued_datagrams;
 } UdgStatsCounters;
 
@@ -155,6 +155,37 @@ G_GNUC_INTERNAL gboolean udg_scheduler_wait_begin (UdgServer *server, UdgClient 
 G_GNUC_INTERNAL void udg_scheduler_wait_end (UdgServer *server, UdgClient *client);
 G_GNUC_INTERNAL void udg_scheduler_blocked (UdgServer *server, gint delta);
 
+/* The send budget (udg-send-budget.c): how much of the socket's send
+ * buffer each peer may hold unread. */
+typedef struct
+{
+  pthread_mutex_t lock;             /* guards what follows */
+  GHashTable *peers;                /* (owned): UdgAddress -> PeerDebt */
+  GHashTable *uid_held;             /* (owned) (nullable): uid -> guint64
+                                     * held by its peers not seen empty */
+  guint64 sndbuf;                   /* SO_SNDBUF as the kernel applies it */
+  gint fd;
+  guint32 ino;
+  gint diag;                        /* sock_diag: 1 works, -1 not, 0 untried */
+  guint gen;                        /* snapshots begun */
+  gboolean snapshotting;
+  gint64 snapshot_time;
+  gint64 snapshot_cost;             /* how long the last one took, us */
+  guint prune_at;
+  guint senders_waiting;            /* threads in a blocking sendmsg() */
+  gint64 last_warning;
+} UdgSendBudget;
+
+G_GNUC_INTERNAL void udg_send_budget_init (UdgSendBudget *budget);
+G_GNUC_INTERNAL void udg_send_budget_clear (UdgSendBudget *budget);
+G_GNUC_INTERNAL void udg_send_budget_setup (UdgServer *server, gint fd);
+G_GNUC_INTERNAL gboolean udg_send_budget_charge (UdgServer        *server,
+                                                 const UdgAddress *peer,
+                                                 gsize             len,
+                                                 GError          **error);
+G_GNUC_INTERNAL void udg_send_budget_refund (UdgServer *server, const UdgAddress *peer, gsize len);
+G_GNUC_INTERNAL gboolean udg_send_budget_wait (UdgServer *server, gint delta);
+
 struct _UdgServer
 {
   gatomicrefcount ref_count;
@@ -199,6 +230,7 @@ struct _UdgServer
 
   UdgReader reader;
   UdgScheduler scheduler;
+  UdgSendBudget budget;
 
   UdgContext *base_context;         /* (owned) (nullable): service_init's */
   UdgStatsCounters stats;

@@ -49,7 +49,6 @@
  * A Unix datagram server; reference-counted.
  */
 
-static void raise_send_buffer (gint fd);
 
 static void
 server_lock (UdgServer *server)
@@ -186,6 +185,7 @@ udg_server_new_for_address (UdgAddress             *address,
   pthread_mutex_init (&server->clients_lock, NULL);
   server->clients = g_hash_table_new (udg_address_hash, udg_address_equal);
   udg_scheduler_init (&server->scheduler);
+  udg_send_budget_init (&server->budget);
   return server;
 }
 
@@ -282,7 +282,6 @@ udg_server_new_from_fd (gint                    fd,
       close (fd);
       return NULL;
     }
-  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
   fcntl (fd, F_SETFD, FD_CLOEXEC);
   if (server->options.pass_credentials)
     {
@@ -290,7 +289,7 @@ udg_server_new_from_fd (gint                    fd,
 
       setsockopt (fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
     }
-  raise_send_buffer (fd);
+  udg_send_budget_setup (server, fd);
   server->fd = fd;
   server->adopted = TRUE;
   server->bound = g_steal_pointer (&address);
@@ -397,6 +396,7 @@ udg_server_unref (UdgServer *server)
   g_hash_table_unref (server->clients);
   pthread_mutex_destroy (&server->clients_lock);
   udg_scheduler_clear (&server->scheduler);
+  udg_send_budget_clear (&server->budget);
   pthread_cond_destroy (&server->cond);
   pthread_mutex_destroy (&server->lock);
   g_clear_pointer (&server->bound, udg_address_unref);
@@ -409,21 +409,6 @@ udg_server_unref (UdgServer *server)
   udg_protocol_unref (server->protocol);
   udg_address_unref (server->requested);
   g_free (server);
-}
-
-static void
-raise_send_buffer (gint fd)
-{
-  /* Replies queued at peers that never read are charged to this socket's
-   * send buffer until read: take what the system allows. */
-  g_autofree gchar *text = NULL;
-  gint size;
-
-  if (!g_file_get_contents ("/proc/sys/net/core/wmem_max", &text, NULL, NULL))
-    return;
-  size = (gint) MIN (g_ascii_strtoll (text, NULL, 10), G_MAXINT / 2);
-  if (size > 0)
-    setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 }
 
 /* What is at @path: a socket nobody listens on (TRUE), or not (FALSE, with
@@ -564,7 +549,7 @@ bind_socket_locked (UdgServer *server, GError **error)
           server->ino = st.st_ino;
         }
     }
-  raise_send_buffer (fd);
+  udg_send_budget_setup (server, fd);
   server->fd = fd;
   return TRUE;
 }
@@ -1192,6 +1177,7 @@ udg_server_get_stats (UdgServer      *server,
   READ (running_invocations);
   READ (blocked_in_recv);
   READ (queued_datagrams);
+  READ (not_reading);
 #undef READ
 }
 
@@ -1264,8 +1250,14 @@ udg_server_add_timeout (UdgServer     *server,
 }
 
 /* Sends on the shared socket: sendmsg() is atomic per datagram, so no lock.
- * A full peer queue is retried with a growing pause until the send timeout
- * (poll() cannot wait for it: an unconnected socket is always writable). */
+ *
+ * A peer found not reading its replies is refused at once (the send budget,
+ * udg-send-budget.c).  A peer whose queue is full for now (an unconnected
+ * peer has net.unix.max_dgram_qlen datagrams unread) is waited for by the
+ * kernel: sendmsg() without MSG_DONTWAIT sleeps until the peer reads, at most
+ * the send timeout (SO_SNDTIMEO).  Such a thread is counted as blocked, so
+ * the pool grows and the other clients are still served; at most a quarter
+ * of the pool waits so, and beyond that a full queue fails at once. */
 gboolean
 udg_server_send (UdgServer    *server,
                  UdgAddress   *peer,
@@ -1278,10 +1270,10 @@ udg_server_send (UdgServer    *server,
   struct iovec iov;
   struct msghdr msg = { 0 };
   gsize len;
-  gint64 deadline = 0;
-  gulong pause = 50;
-  gboolean blocked = FALSE;
+  gint flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+  gboolean waiting = FALSE;
   gboolean sent = FALSE;
+  int errsv;
 
   iov.iov_base = (gpointer) g_bytes_get_data (datagram, &len);
   iov.iov_len = len;
@@ -1292,11 +1284,14 @@ udg_server_send (UdgServer    *server,
   msg.msg_control = (gpointer) control;
   msg.msg_controllen = control_len;
 
+  if (!udg_send_budget_charge (server, peer, len, error))
+    {
+      UDG_STAT_ADD (server, send_errors, 1);
+      return FALSE;
+    }
   for (;;)
     {
-      int errsv;
-
-      if (sendmsg (server->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+      if (sendmsg (server->fd, &msg, flags) >= 0)
         {
           sent = TRUE;
           break;
@@ -1304,39 +1299,34 @@ udg_server_send (UdgServer    *server,
       errsv = errno;
       if (errsv == EINTR)
         continue;
-      if (errsv == EAGAIN || errsv == ENOBUFS)
+      if ((errsv == EAGAIN || errsv == ENOBUFS) && !waiting && server->options.send_timeout > 0 &&
+          !g_cancellable_is_cancelled (server->cancellable) && udg_send_budget_wait (server, +1))
         {
-          gint64 now = g_get_monotonic_time ();
-
-          if (deadline == 0)
-            deadline = udg_deadline_from_timeout (server->options.send_timeout);
-          if (now < deadline && !g_cancellable_is_cancelled (server->cancellable))
-            {
-              /* Waiting for a slow peer holds this thread: let the pool
-               * grow so that the other clients are still served. */
-              if (!blocked && udg_invocation_get_current () != NULL)
-                {
-                  udg_scheduler_blocked (server, +1);
-                  blocked = TRUE;
-                }
-              g_usleep (MIN ((gint64) pause, deadline - now));
-              pause = MIN (pause * 2, 5000);
-              continue;
-            }
+          waiting = TRUE;
+          if (udg_invocation_get_current () != NULL)
+            udg_scheduler_blocked (server, +1);
+          flags = MSG_NOSIGNAL;
+          continue;
         }
-      UDG_STAT_ADD (server, send_errors, 1);
-      {
-        g_autofree gchar *who = udg_address_to_string (peer);
-
-        if (errsv == EAGAIN || errsv == ENOBUFS)
-          g_set_error (error, UDG_ERROR, UDG_ERROR_WOULD_BLOCK,
-                       _("The peer %s does not read its queue: the datagram was not sent"), who);
-        else
-          udg_set_error_from_errno (error, errsv, _("Unable to send a datagram to %s"), who);
-      }
       break;
     }
-  if (blocked)
-    udg_scheduler_blocked (server, -1);
+  if (waiting)
+    {
+      if (udg_invocation_get_current () != NULL)
+        udg_scheduler_blocked (server, -1);
+      udg_send_budget_wait (server, -1);
+    }
+  if (!sent)
+    {
+      g_autofree gchar *who = udg_address_to_string (peer);
+
+      udg_send_budget_refund (server, peer, len);
+      UDG_STAT_ADD (server, send_errors, 1);
+      if (errsv == EAGAIN || errsv == ENOBUFS)
+        g_set_error (error, UDG_ERROR, UDG_ERROR_WOULD_BLOCK,
+                     _("The peer %s does not read its queue: the datagram was not sent"), who);
+      else
+        udg_set_error_from_errno (error, errsv, _("Unable to send a datagram to %s"), who);
+    }
   return sent;
 }

@@ -26,3 +26,19 @@
 #ifndef UDG_HELP_WINDOW_USEC
 #define UDG_HELP_WINDOW_USEC 500
 #endif
+
+/* Fair use of the send buffer (udg-send-budget.c, docs/design.md "A peer
+ * that does not read").  These are limits, not speed: a peer may hold
+ * 1/UDG_PEER_FREE_SHARE of the send buffer unread before it is looked at;
+ * it is found not reading when its queue stayed non-empty for
+ * UDG_NOT_READING_USEC; the sockets are looked at (sock_diag) at most every
+ * UDG_SNAPSHOT_INTERVAL_USEC. */
+#ifndef UDG_PEER_FREE_SHARE
+#define UDG_PEER_FREE_SHARE 16
+#endif
+#ifndef UDG_NOT_READING_USEC
+#define UDG_NOT_READING_USEC 250000
+#endif
+#ifndef UDG_SNAPSHOT_INTERVAL_USEC
+#define UDG_SNAPSHOT_INTERVAL_USEC 10000
+#endif

@@ -391,3 +391,11 @@ udg_test_tcase_create (const char *name)
   tcase_add_checked_fixture (tc, clear_logs_fixture, NULL);
   return tc;
 }
+
+const gchar *
+udg_test_sanitizer (void)
+{
+  const gchar *s = g_getenv ("SANITIZER");
+
+  return s == NULL || *s == '\0' || g_str_equal (s, "no") ? NULL : s;
+}

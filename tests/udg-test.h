@@ -45,6 +45,9 @@ GPtrArray *udg_test_log_records    (void);  /* (transfer full) copies */
 gboolean  udg_test_wait_log        (GLogLevelFlags level, const gchar *prefix, guint count, int timeout_ms);
 
 gint64    udg_test_now_ms          (void);
+/* "address" or "thread" when the build is sanitized (SANITIZER, set by
+ * make check), else NULL. */
+const gchar *udg_test_sanitizer    (void);
 
 G_END_DECLS
 

@@ -81,6 +81,9 @@ struct _UdgHandlerFuncs
  * @handler_errors: handler invocations that returned an error
  * @send_errors: replies that could not be sent
  * @ancillary_truncated: datagrams whose control data was cut (MSG_CTRUNC)
+ * @not_reading: replies refused at once because their peer was found not
+ *   reading its receive queue (also counted in @send_errors); see
+ *   udg_client_send_packet()
  * @active_clients: clients with queued datagrams or a running invocation
  * @running_invocations: handler invocations running now
  * @blocked_in_recv: invocations waiting in udg_client_recv() now
@@ -109,8 +112,9 @@ struct _UdgServerStats
   guint64 running_invocations;
   guint64 blocked_in_recv;
   guint64 queued_datagrams;
+  guint64 not_reading;
   /*< private >*/
-  guint64 padding[7];
+  guint64 padding[6];
 };
 
 typedef struct _UdgServerOptions UdgServerOptions;
