@@ -132,6 +132,32 @@ printf 'short\n' >"$tmp/badkey"
 grep -q "signing key must be 32" "$tmp/err" || fail "no clear message for a bad key"
 echo "ok: a bad key file is refused at start"
 
+# A connected peer that never reads: its replies are refused, counted in the
+# statistics printed on SIGUSR1 and at exit, and the others are served.
+# (No timeout(1) in front: it would not pass SIGUSR1 on.)
+start_bg "$tmp/hog.out" "serving at" "$udgram" serve "$tmp/hog.sock"
+hog_pid=$pid
+timeout 30 python3 -c "
+import socket, sys
+h = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); h.bind(''); h.connect(sys.argv[1])
+for i in range(30000): h.send(b'hog')
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); c.bind(''); c.settimeout(5)
+for i in range(5):
+    c.sendto(b'ping', sys.argv[1]); assert c.recv(100) == b'ping'" "$tmp/hog.sock" || fail "not answered beside a hog"
+kill -USR1 $hog_pid
+i=0
+while ! grep -q "to peers not reading)" "$tmp/hog.out"; do
+  i=$((i + 1)); [ $i -gt 500 ] && { cat "$tmp/hog.out"; fail "no statistics on SIGUSR1"; }; sleep 0.01
+done
+grep -q "send errors [1-9][0-9]* ([1-9][0-9]* to peers not reading)" "$tmp/hog.out" \
+  || { cat "$tmp/hog.out"; fail "SIGUSR1: no reply counted as refused to a peer not reading"; }
+kill -INT $hog_pid; wait $hog_pid; rc=$?
+[ $rc -eq 0 ] || fail "serve exited $rc after the hog"
+[ "$(grep -c "to peers not reading)" "$tmp/hog.out")" = 2 ] || { cat "$tmp/hog.out"; fail "no statistics at exit"; }
+grep -q "does not read its replies" "$tmp/hog.out.err" || fail "no WARNING names the peer not reading"
+[ "$(grep -c "cannot answer" "$tmp/hog.out.err")" -le 5 ] || fail "the refused replies flood standard error"
+echo "ok: serve refuses replies to a peer that does not read, and counts them (SIGUSR1 and exit)"
+
 # --- demo --------------------------------------------------------------------------
 timeout 30 "$udgram" demo >"$tmp/demo.out" || { cat "$tmp/demo.out"; fail "demo exited $?"; }
 grep -q "got the second part: the second part" "$tmp/demo.out" || fail "demo transcript"

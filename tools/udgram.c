@@ -243,9 +243,10 @@ print_stats (UdgServer *server, FILE *out)
            "udgram: received %" G_GUINT64_FORMAT ", handled %" G_GUINT64_FORMAT ", refused %" G_GUINT64_FORMAT
            ", dropped %" G_GUINT64_FORMAT " (mailbox) %" G_GUINT64_FORMAT " (shutdown), truncated %" G_GUINT64_FORMAT
            ", unnamed %" G_GUINT64_FORMAT ", denied %" G_GUINT64_FORMAT ", parse errors %" G_GUINT64_FORMAT
-           ", handler errors %" G_GUINT64_FORMAT ", send errors %" G_GUINT64_FORMAT "\n",
+           ", handler errors %" G_GUINT64_FORMAT ", send errors %" G_GUINT64_FORMAT
+           " (%" G_GUINT64_FORMAT " to peers not reading)\n",
            st.received, st.handled, st.refused, st.dropped_mailbox, st.dropped_shutdown, st.truncated,
-           st.unnamed, st.denied, st.parse_errors, st.handler_errors, st.send_errors);
+           st.unnamed, st.denied, st.parse_errors, st.handler_errors, st.send_errors, st.not_reading);
   fflush (out);
 }
 
@@ -291,26 +292,28 @@ static gboolean serve_upper = FALSE;
 static GMutex complaints_lock;
 static GHashTable *last_complaint; /* address string -> gint64 */
 
-/* One line per client every few seconds at most: a sender of garbage
- * cannot flood the terminal. */
+/* One line per client and @what every few seconds at most: a sender of
+ * garbage, or a peer that does not read its replies, cannot flood the
+ * terminal. */
 static void
-complain (UdgClient *client, const GError *error)
+complain (UdgClient *client, const gchar *what, const GError *error)
 {
   g_autofree gchar *who = udg_address_to_string (udg_client_get_peer_name (client));
+  g_autofree gchar *key = g_strconcat (what, " ", who, NULL);
   gint64 now = g_get_monotonic_time ();
   gint64 *last;
 
   g_mutex_lock (&complaints_lock);
-  last = g_hash_table_lookup (last_complaint, who);
+  last = g_hash_table_lookup (last_complaint, key);
   if (last == NULL || now - *last > 5 * G_USEC_PER_SEC)
     {
       if (last == NULL)
         {
           last = g_new (gint64, 1);
-          g_hash_table_insert (last_complaint, g_strdup (who), last);
+          g_hash_table_insert (last_complaint, g_steal_pointer (&key), last);
         }
       *last = now;
-      g_printerr ("udgram: bad datagram from %s: %s\n", who, error->message);
+      g_printerr ("udgram: %s %s: %s\n", what, who, error->message);
     }
   g_mutex_unlock (&complaints_lock);
 }
@@ -335,7 +338,7 @@ serve_handle (UdgClient *client, gpointer user_data, GError **error)
     {
       if (g_error_matches (local, UDG_ERROR, UDG_ERROR_PARSE))
         {
-          complain (client, local);
+          complain (client, "bad datagram from", local);
           return TRUE; /* forged or corrupted: no answer */
         }
       g_propagate_error (error, g_steal_pointer (&local));
@@ -348,7 +351,7 @@ serve_handle (UdgClient *client, gpointer user_data, GError **error)
   udg_client_free_packet (client, request);
   if (!ok && !g_error_matches (local, UDG_ERROR, UDG_ERROR_CLOSED))
     {
-      g_printerr ("udgram: cannot answer: %s\n", local->message);
+      complain (client, "cannot answer", local);
       return TRUE;
     }
   if (!ok)
