@@ -206,3 +206,18 @@ kill -TERM $c3; wait_exit $c3 5; [ "$status" = 0 ] || fail "conformance-server d
 echo "ok: $(cat "$tmp/hostile.report.1"), then $(cat "$tmp/hostile.report.2" | sed 's/^hostile-sender: //');" \
   "fds $fds_before -> $fds_before; RSS ${rss_before} KiB -> ${rss_after_1} KiB after round 1, ${rss_after_2} KiB after round 2" \
   "(${rss_kept_1} and ${rss_kept_2} KiB before malloc_trim)"
+
+# --- peers that do not read their replies -------------------------------------------
+# A connected peer that never reads must not silence the server (Linux charges
+# its unread replies to the server socket's send buffer), nor a connected
+# flooder the ping/pong clients beside it.
+"$conf" --no-record "$tmp/unread.sock" >"$tmp/unread.out" 2>"$tmp/unread.err" &
+c4=$!; pids="$pids $c4"
+wait_for "$tmp/unread.out" "^ready"
+timeout 60 python3 "$srcdir/tests/unread-peers.py" hog "$tmp/unread.sock" >"$tmp/hog.report" \
+  || { cat "$tmp/hog.report"; tail -5 "$tmp/unread.err"; fail "a fresh client was not answered beside the hog"; }
+grep -q "udgram-WARNING.*(uid [0-9]*) does not read its replies" "$tmp/unread.err" || fail "no WARNING names the peer that does not read"
+timeout 60 python3 "$srcdir/tests/unread-peers.py" flood "$tmp/unread.sock" "${FLOOD_SECONDS:-2}" $c4 >"$tmp/flood.report" \
+  || { cat "$tmp/flood.report"; fail "a ping/pong client timed out beside a connected flooder"; }
+kill -TERM $c4; wait_exit $c4 5; [ "$status" = 0 ] || fail "conformance-server did not stop cleanly after the unread peers"
+echo "ok: $(cat "$tmp/hog.report"); $(cat "$tmp/flood.report")"
