@@ -207,6 +207,8 @@ udg_address_init_from_sockaddr (UdgAddress               *address,
  * Makes an address from what the socket calls return: a length no larger
  * than `sun_family` is the unnamed address, a leading NUL an abstract name
  * (exactly @len bytes long), anything else a path ending at the first NUL.
+ * For a path filling all of `sun_path` (108 bytes), @len may count the
+ * terminating NUL that the structure cannot hold, as the kernel does.
  *
  * Returns: (transfer full) (nullable): a new #UdgAddress, or %NULL with
  *   %UDG_ERROR_INVALID_ARGUMENT when @sa is not an AF_UNIX address
@@ -227,6 +229,10 @@ udg_address_new_from_sockaddr (const struct sockaddr_un *sa,
                    (int) sa->sun_family);
       return NULL;
     }
+  /* A path of the full 108 bytes: getsockname(), getpeername() and
+   * recvfrom() count the NUL that did not fit. */
+  if (len == sizeof (struct sockaddr_un) + 1 && sa != NULL && sa->sun_path[0] != '\0')
+    len = sizeof (struct sockaddr_un);
   if (len > sizeof (struct sockaddr_un))
     {
       g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,

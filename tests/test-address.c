@@ -175,6 +175,74 @@ START_TEST (test_real_sockets)
 }
 END_TEST
 
+/* A path of the full 108 bytes of sun_path: the kernel's lengths count the
+ * NUL that does not fit; bound, named, sent to and connected to. */
+START_TEST (test_full_length_path)
+{
+  g_autofree gchar *dir = udg_test_tmpdir ();
+  g_autofree gchar *server_path = NULL, *client_path = NULL;
+  g_autoptr(UdgAddress) server_address = NULL, named = NULL, peer = NULL, src = NULL;
+  g_autoptr(UdgEndpoint) endpoint = NULL;
+  g_autoptr(UdgSerializer) ser = udg_ascii_serializer_new ();
+  g_autoptr(UdgProtocol) p = udg_protocol_new (ser);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *got = NULL;
+  struct sockaddr_un from;
+  socklen_t len;
+  gsize fill = 108 - strlen (dir) - 1;
+  g_autofree gchar *a = g_strnfill (fill, 's');
+  g_autofree gchar *b = g_strnfill (fill, 'c');
+  char buf[8];
+  int server, client;
+
+  ck_assert_uint_gt (fill, 8);
+  server_path = g_build_filename (dir, a, NULL);
+  client_path = g_build_filename (dir, b, NULL);
+  ck_assert_uint_eq (strlen (server_path), 108);
+  server = udg_test_socket (server_path);
+  named = udg_test_sockname (server);
+  ck_assert_str_eq (udg_address_get_path (named), server_path);
+
+  /* A client bound to a 108-byte path too, connected to the server. */
+  server_address = udg_address_new_pathname (server_path, NULL);
+  client = udg_test_socket (client_path);
+  len = udg_address_to_sockaddr (server_address, &from);
+  ck_assert_int_eq (connect (client, (struct sockaddr *) &from, len), 0);
+  len = sizeof from;
+  ck_assert_int_eq (getpeername (client, (struct sockaddr *) &from, &len), 0);
+  peer = udg_address_new_from_sockaddr (&from, len, &error);
+  ck_assert_msg (peer != NULL, "%s", error ? error->message : "");
+  ck_assert (udg_address_equal (peer, server_address));
+  ck_assert_int_eq (send (client, "x", 1, 0), 1);
+  len = sizeof from;
+  ck_assert_int_eq (recvfrom (server, buf, sizeof buf, 0, (struct sockaddr *) &from, &len), 1);
+  src = udg_address_new_from_sockaddr (&from, len, &error);
+  ck_assert_msg (src != NULL, "%s", error ? error->message : "");
+  ck_assert_str_eq (udg_address_get_path (src), client_path);
+  close (client);
+  unlink (client_path);
+
+  /* The endpoint of `udgram send --bind`, both ends 108 bytes. */
+  endpoint = udg_endpoint_new (server_path, client_path, p, &error);
+  ck_assert_msg (endpoint != NULL, "%s", error ? error->message : "");
+  ck_assert (udg_endpoint_send_packet (endpoint, "hello", 2.0, NULL, &error));
+  len = sizeof from;
+  ck_assert_int_eq (recvfrom (server, buf, sizeof buf, 0, (struct sockaddr *) &from, &len), 5);
+  {
+    /* sendto() refuses the length recvfrom() gave: back through UdgAddress. */
+    g_autoptr(UdgAddress) sender = udg_address_new_from_sockaddr (&from, len, NULL);
+
+    ck_assert (udg_test_sendto (server, sender, "back", 4));
+  }
+  got = udg_endpoint_recv_packet (endpoint, 2.0, NULL, &error);
+  ck_assert_msg (got != NULL, "%s", error ? error->message : "");
+  ck_assert_str_eq (got, "back");
+  g_clear_pointer (&endpoint, udg_endpoint_unref);
+  close (server);
+  udg_test_rmdir (dir);
+}
+END_TEST
+
 START_TEST (test_hash_table)
 {
   g_autoptr(GHashTable) table = g_hash_table_new_full (udg_address_hash, udg_address_equal,
@@ -214,6 +282,7 @@ main (void)
   tcase_add_test (tc, test_too_long);
   tcase_add_test (tc, test_from_sockaddr_rejects);
   tcase_add_test (tc, test_real_sockets);
+  tcase_add_test (tc, test_full_length_path);
   tcase_add_test (tc, test_hash_table);
   tcase_add_test (tc, test_ref);
   suite_add_tcase (s, tc);

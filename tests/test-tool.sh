@@ -132,6 +132,20 @@ printf 'short\n' >"$tmp/badkey"
 grep -q "signing key must be 32" "$tmp/err" || fail "no clear message for a bad key"
 echo "ok: a bad key file is refused at start"
 
+# Paths of the full 108 bytes of sun_path, for serve, send and send --bind.
+fill=$((108 - ${#tmp} - 1))
+long_server="$tmp/$(printf '%*s' $fill '' | tr ' ' s)"
+long_client="$tmp/$(printf '%*s' $fill '' | tr ' ' c)"
+[ ${#long_server} = 108 ] || fail "the long path is ${#long_server} bytes"
+start_bg "$tmp/long.out" "serving at" timeout 60 "$udgram" serve --upper "$long_server"
+long_pid=$pid
+got=$(timeout 10 "$udgram" send "$long_server" long) || fail "send to a 108-byte path exited $?"
+[ "$got" = LONG ] || fail "send to a 108-byte path printed '$got'"
+got=$(timeout 10 "$udgram" send --bind="$long_client" "$long_server" bound) || fail "send --bind to a 108-byte path exited $?"
+[ "$got" = BOUND ] || fail "send --bind with a 108-byte path printed '$got'"
+kill -INT $long_pid; wait $long_pid
+echo "ok: serve, send and send --bind with 108-byte paths"
+
 # A connected peer that never reads: its replies are refused, counted in the
 # statistics printed on SIGUSR1 and at exit, and the others are served.
 # (No timeout(1) in front: it would not pass SIGUSR1 on.)
