@@ -32,6 +32,10 @@ def main():
     exchange(c, server, b"__cache__", b"True")
     c.sendto(b"__wait__", server)
     exchange(c, server, b"second", b"After wait: second")
+    # A parse error at the second receive too: answered, then received again.
+    c.sendto(b"__wait__", server)
+    exchange(c, server, b"\xe9", b"wrong encoding man.")
+    exchange(c, server, b"third", b"After wait: third")
     # __sendmsg__: three descriptors come back.
     c.sendto(b"__sendmsg__", server)
     msg, anc, flags, addr = c.recvmsg(64, socket.CMSG_SPACE(16 * 4))
@@ -46,6 +50,7 @@ def main():
     if ancillary:
         r, w = os.pipe()
         c.sendto(b"__recvmsg__", server)
+        exchange(c, server, b"\xe9", b"wrong encoding man.")
         c.sendmsg([b"fds"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r, w, w]).tobytes())], 0, server)
         c.settimeout(3.0)
         reply = c.recv(65536)

@@ -171,6 +171,34 @@ record (UdgTestServer *ts, UdgClient *client, const gchar *request)
   pthread_mutex_unlock (&ts->lock);
 }
 
+/* One receive as EasyNetwork's test handler does it, at every receive: a
+ * request that does not parse is answered "wrong encoding man." and the
+ * next one is awaited; a crashed parse or an unsupported call is told to
+ * the client, then returned for the server to log. */
+static gchar *
+receive (UdgTestServer *ts, UdgClient *client, UdgRecvParams *params, GError **error)
+{
+  for (;;)
+    {
+      g_autoptr(GError) local = NULL;
+      gchar *request = udg_client_recv (client, params, &local);
+
+      if (request != NULL)
+        return request;
+      if (g_error_matches (local, UDG_ERROR, UDG_ERROR_PARSE))
+        {
+          if (!reply (ts, client, "wrong encoding man.", error))
+            return NULL;
+          continue;
+        }
+      if (g_error_matches (local, UDG_ERROR, UDG_ERROR_FAILED) ||
+          g_error_matches (local, UDG_ERROR, UDG_ERROR_UNSUPPORTED))
+        reply (ts, client, local->message, NULL);
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+}
+
 static gboolean
 handle (UdgClient *client, gpointer user_data, GError **error)
 {
@@ -190,28 +218,9 @@ handle (UdgClient *client, gpointer user_data, GError **error)
       params.ancillary_user_data = ancillary;
     }
 
-  for (;;)
-    {
-      g_autoptr(GError) local = NULL;
-
-      request = udg_client_recv (client, &params, &local);
-      if (request != NULL)
-        break;
-      if (g_error_matches (local, UDG_ERROR, UDG_ERROR_PARSE))
-        {
-          if (!reply (ts, client, "wrong encoding man.", error))
-            return FALSE;
-          continue;
-        }
-      if (g_error_matches (local, UDG_ERROR, UDG_ERROR_FAILED) ||
-          g_error_matches (local, UDG_ERROR, UDG_ERROR_UNSUPPORTED))
-        {
-          /* Tell the client, then let the server log it. */
-          reply (ts, client, local->message, NULL);
-        }
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
+  request = receive (ts, client, &params, error);
+  if (request == NULL)
+    return FALSE;
   udg_ancillary_clear (ancillary); /* closes any fds of the first request */
   record (ts, client, request);
 
@@ -262,7 +271,7 @@ handle (UdgClient *client, gpointer user_data, GError **error)
             break;
           g_usleep (10 * 1000);
         }
-      next = udg_client_recv (client, &params, error);
+      next = receive (ts, client, &params, error);
       if (next == NULL)
         return FALSE;
       record (ts, client, next);
@@ -279,7 +288,7 @@ handle (UdgClient *client, gpointer user_data, GError **error)
 
       p2.recv_with_ancillary = udg_ancillary_receive_func;
       p2.ancillary_user_data = received;
-      next = udg_client_recv (client, &p2, error);
+      next = receive (ts, client, &p2, error);
       if (next == NULL)
         return FALSE;
       udg_ancillary_get_fds (received, &n);
