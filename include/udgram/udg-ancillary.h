@@ -82,66 +82,66 @@ struct _UdgAncillaryIter
   gpointer padding[2];
 };
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgAncillary         *udg_ancillary_new               (void);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgAncillary         *udg_ancillary_ref               (UdgAncillary         *ancillary);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void                  udg_ancillary_unref             (UdgAncillary         *ancillary);
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void                  udg_ancillary_add_fds           (UdgAncillary         *ancillary,
                                                        const gint           *fds,
                                                        guint                 n_fds);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void                  udg_ancillary_take_fds          (UdgAncillary         *ancillary,
                                                        const gint           *fds,
                                                        guint                 n_fds);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void                  udg_ancillary_add_credentials   (UdgAncillary         *ancillary,
                                                        pid_t                 pid,
                                                        uid_t                 uid,
                                                        gid_t                 gid);
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 const gint           *udg_ancillary_get_fds           (UdgAncillary         *ancillary,
                                                        guint                *n_fds);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gint                 *udg_ancillary_steal_fds         (UdgAncillary         *ancillary,
                                                        guint                *n_fds);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 const UdgCredentials *udg_ancillary_get_credentials   (UdgAncillary         *ancillary,
                                                        guint                *n_credentials);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean              udg_ancillary_is_truncated      (UdgAncillary         *ancillary);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean              udg_ancillary_is_empty          (UdgAncillary         *ancillary);
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void                  udg_ancillary_iter_init         (UdgAncillaryIter     *iter,
                                                        UdgAncillary         *ancillary);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean              udg_ancillary_iter_next         (UdgAncillaryIter     *iter,
                                                        UdgAncillaryMessage  *message);
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 guint8               *udg_ancillary_to_control        (UdgAncillary         *ancillary,
                                                        gsize                *len);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean              udg_ancillary_update_from_raw   (UdgAncillary         *ancillary,
                                                        gconstpointer         control,
                                                        gsize                 control_len,
                                                        gint                  msg_flags,
                                                        GError              **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean              udg_ancillary_receive_func      (gconstpointer         control,
                                                        gsize                 control_len,
                                                        gint                  msg_flags,
                                                        gpointer              ancillary,
                                                        GError              **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void                  udg_ancillary_clear             (UdgAncillary         *ancillary);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 guint                 udg_ancillary_close_control_fds (gconstpointer         control,
                                                        gsize                 control_len);
 

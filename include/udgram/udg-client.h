@@ -81,41 +81,41 @@ struct _UdgRecvParams
  */
 #define UDG_RECV_PARAMS_INIT { UDG_TIMEOUT_INFINITE, NULL, NULL, { NULL, } }
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgClient    *udg_client_ref                        (UdgClient           *client);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void          udg_client_unref                      (UdgClient           *client);
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gpointer      udg_client_recv                       (UdgClient           *client,
                                                      const UdgRecvParams *params,
                                                      GError             **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean      udg_client_send_packet                (UdgClient           *client,
                                                      gconstpointer        packet,
                                                      GError             **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean      udg_client_send_packet_with_ancillary (UdgClient           *client,
                                                      gconstpointer        packet,
                                                      UdgAncillary        *ancillary,
                                                      GError             **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void          udg_client_free_packet                (UdgClient           *client,
                                                      gpointer             packet);
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgAddress   *udg_client_get_peer_name              (UdgClient           *client);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgAddress   *udg_client_get_local_name             (UdgClient           *client);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgServer    *udg_client_get_server                 (UdgClient           *client);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean      udg_client_is_closing                 (UdgClient           *client);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 GCancellable *udg_client_get_cancellable            (UdgClient           *client);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 GBytes       *udg_client_get_datagram               (UdgClient           *client);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean      udg_client_get_credentials            (UdgClient           *client,
                                                      UdgCredentials      *credentials);
 

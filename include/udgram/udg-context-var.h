@@ -13,21 +13,21 @@ G_BEGIN_DECLS
 
 typedef struct _UdgContextVar UdgContextVar;
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgContextVar *udg_context_var_new      (const gchar    *name,
                                          GDestroyNotify  value_destroy);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgContextVar *udg_context_var_ref      (UdgContextVar  *var);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void           udg_context_var_unref    (UdgContextVar  *var);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 const gchar   *udg_context_var_get_name (UdgContextVar  *var);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void           udg_context_var_set      (UdgContextVar  *var,
                                          gpointer        value);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gpointer       udg_context_var_get      (UdgContextVar  *var);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean       udg_context_var_is_set   (UdgContextVar  *var);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (UdgContextVar, udg_context_var_unref)

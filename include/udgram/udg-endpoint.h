@@ -18,44 +18,44 @@ G_BEGIN_DECLS
 
 typedef struct _UdgEndpoint UdgEndpoint;
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgEndpoint *udg_endpoint_new                (const gchar          *server_path,
                                               const gchar          *local_path,
                                               UdgProtocol          *protocol,
                                               GError              **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgEndpoint *udg_endpoint_new_for_address    (UdgAddress           *server,
                                               UdgAddress           *local,
                                               UdgProtocol          *protocol,
                                               GError              **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgEndpoint *udg_endpoint_new_from_fd        (gint                  fd,
                                               UdgProtocol          *protocol,
                                               GError              **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgEndpoint *udg_endpoint_ref                (UdgEndpoint          *endpoint);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void         udg_endpoint_unref              (UdgEndpoint          *endpoint);
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean     udg_endpoint_send_packet        (UdgEndpoint          *endpoint,
                                               gconstpointer         packet,
                                               gdouble               timeout,
                                               GCancellable         *cancellable,
                                               GError              **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean     udg_endpoint_send_packet_with_ancillary (UdgEndpoint  *endpoint,
                                               gconstpointer         packet,
                                               UdgAncillary         *ancillary,
                                               gdouble               timeout,
                                               GCancellable         *cancellable,
                                               GError              **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gpointer     udg_endpoint_recv_packet        (UdgEndpoint          *endpoint,
                                               gdouble               timeout,
                                               GCancellable         *cancellable,
                                               GError              **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gpointer     udg_endpoint_recv_packet_with_ancillary (UdgEndpoint  *endpoint,
                                               UdgRecvAncillaryFunc  func,
                                               gpointer              user_data,
@@ -63,20 +63,20 @@ gpointer     udg_endpoint_recv_packet_with_ancillary (UdgEndpoint  *endpoint,
                                               gdouble               timeout,
                                               GCancellable         *cancellable,
                                               GError              **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void         udg_endpoint_free_packet        (UdgEndpoint          *endpoint,
                                               gpointer              packet);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void         udg_endpoint_close              (UdgEndpoint          *endpoint);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean     udg_endpoint_is_closed          (UdgEndpoint          *endpoint);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gint         udg_endpoint_get_fd             (UdgEndpoint          *endpoint);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgAddress  *udg_endpoint_get_local_name     (UdgEndpoint          *endpoint);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgAddress  *udg_endpoint_get_peer_name      (UdgEndpoint          *endpoint);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgProtocol *udg_endpoint_get_protocol       (UdgEndpoint          *endpoint);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (UdgEndpoint, udg_endpoint_unref)

@@ -64,7 +64,7 @@ typedef enum
   UDG_ERROR_TRUNCATED,
 } UdgError;
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 GQuark udg_error_quark (void);
 
 G_END_DECLS

@@ -17,8 +17,11 @@
 #define _UDG_EXPORT extern
 #endif
 
+/* UDG_AVAILABLE_IN_X_Y marks a symbol that appeared in udgram X.Y, whose
+ * documentation says "Since: X.Y"; tests/check-exports.sh checks that they,
+ * the version below and configure's agree. */
 #define UDG_AVAILABLE_IN_ALL _UDG_EXPORT
-#define UDG_AVAILABLE_IN_1_0 _UDG_EXPORT
+#define UDG_AVAILABLE_IN_0_1 _UDG_EXPORT
 
 #define UDG_MAJOR_VERSION 0
 #define UDG_MINOR_VERSION 1

@@ -42,28 +42,28 @@ struct _UdgConverterFuncs
 
 typedef struct _UdgProtocol UdgProtocol;
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgProtocol *udg_protocol_new                        (UdgSerializer           *serializer);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgProtocol *udg_protocol_new_with_converter         (UdgSerializer           *serializer,
                                                       const UdgConverterFuncs *converter,
                                                       gpointer                 user_data,
                                                       GDestroyNotify           destroy);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgProtocol *udg_protocol_ref                        (UdgProtocol             *protocol);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void         udg_protocol_unref                      (UdgProtocol             *protocol);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_protocol_get_serializer           (UdgProtocol             *protocol);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 GBytes      *udg_protocol_make_datagram              (UdgProtocol             *protocol,
                                                       gconstpointer            packet,
                                                       GError                 **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gpointer     udg_protocol_build_packet_from_datagram (UdgProtocol             *protocol,
                                                       GBytes                  *datagram,
                                                       GError                 **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void         udg_protocol_free_packet                (UdgProtocol             *protocol,
                                                       gpointer                 packet);
 

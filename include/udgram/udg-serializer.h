@@ -42,29 +42,29 @@ struct _UdgSerializerFuncs
 
 typedef struct _UdgSerializer UdgSerializer;
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_serializer_new         (const UdgSerializerFuncs *funcs,
                                            gpointer                  user_data,
                                            GDestroyNotify            destroy);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_serializer_ref         (UdgSerializer            *serializer);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void           udg_serializer_unref       (UdgSerializer            *serializer);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 GBytes        *udg_serializer_serialize   (UdgSerializer            *serializer,
                                            gconstpointer             packet,
                                            GError                  **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gpointer       udg_serializer_deserialize (UdgSerializer            *serializer,
                                            GBytes                   *datagram,
                                            GError                  **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void           udg_serializer_free_packet (UdgSerializer            *serializer,
                                            gpointer                  packet);
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_bytes_serializer_new   (void);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_ascii_serializer_new   (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (UdgSerializer, udg_serializer_unref)

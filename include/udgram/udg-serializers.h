@@ -94,40 +94,40 @@ typedef enum
  */
 #define UDG_DECOMPRESSION_DEFAULT_LIMIT (16 * 1024 * 1024)
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_json_serializer_new           (void);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_json_serializer_new_full      (gsize               limit,
                                                   gboolean            ensure_ascii,
                                                   gboolean            debug);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_variant_serializer_new        (const GVariantType *type);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_line_serializer_new           (UdgNewline          newline,
                                                   const gchar        *encoding,
                                                   gboolean            keep_end,
                                                   GError            **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_base64_serializer_new         (UdgSerializer      *inner,
                                                   UdgBase64Alphabet   alphabet,
                                                   UdgBase64Checksum   checksum,
                                                   const gchar        *key,
                                                   GError            **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gchar         *udg_base64_serializer_generate_key (void);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_compressor_serializer_new     (UdgSerializer      *inner,
                                                   UdgCompressor       format,
                                                   gint                level,
                                                   gsize               limit,
                                                   GError            **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean       udg_compressor_is_supported       (UdgCompressor       format);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_msgpack_serializer_new        (GError            **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_cbor_serializer_new           (GError            **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_stapled_serializer_new        (UdgSerializer      *sent,
                                                   UdgSerializer      *received);
 

@@ -119,54 +119,54 @@ struct _UdgServerStats
 
 typedef struct _UdgServerOptions UdgServerOptions;
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgServerOptions *udg_server_options_new                   (void);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgServerOptions *udg_server_options_copy                  (const UdgServerOptions *options);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_free                  (UdgServerOptions *options);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_mode              (UdgServerOptions *options,
                                                             guint             mode);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_unnamed_addresses_behavior (UdgServerOptions *options,
                                                             UdgUnnamedAddressesBehavior behavior);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_receive_ancillary_data (UdgServerOptions *options,
                                                             gboolean          receive);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_ancillary_bufsize (UdgServerOptions *options,
                                                             gssize            bufsize);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_max_datagram_size (UdgServerOptions *options,
                                                             gsize             size);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_max_threads       (UdgServerOptions *options,
                                                             guint             max_threads);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_mailbox_limit     (UdgServerOptions *options,
                                                             guint             limit);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_handle_signals    (UdgServerOptions *options,
                                                             gboolean          handle);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_send_timeout      (UdgServerOptions *options,
                                                             gdouble           seconds);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_pass_credentials  (UdgServerOptions *options,
                                                             gboolean          pass);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_reuse_stale       (UdgServerOptions *options,
                                                             gboolean          reuse);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_mailbox_bytes_limit (UdgServerOptions *options,
                                                             guint64           bytes);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_allowed_uids      (UdgServerOptions *options,
                                                             const uid_t      *uids,
                                                             guint             n_uids);
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgServer    *udg_server_new                  (const gchar            *path,
                                                UdgProtocol            *protocol,
                                                const UdgHandlerFuncs  *handler,
@@ -174,7 +174,7 @@ UdgServer    *udg_server_new                  (const gchar            *path,
                                                GDestroyNotify          destroy,
                                                const UdgServerOptions *options,
                                                GError                **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgServer    *udg_server_new_for_address      (UdgAddress             *address,
                                                UdgProtocol            *protocol,
                                                const UdgHandlerFuncs  *handler,
@@ -182,7 +182,7 @@ UdgServer    *udg_server_new_for_address      (UdgAddress             *address,
                                                GDestroyNotify          destroy,
                                                const UdgServerOptions *options,
                                                GError                **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgServer    *udg_server_new_from_fd          (gint                    fd,
                                                UdgProtocol            *protocol,
                                                const UdgHandlerFuncs  *handler,
@@ -190,51 +190,51 @@ UdgServer    *udg_server_new_from_fd          (gint                    fd,
                                                GDestroyNotify          destroy,
                                                const UdgServerOptions *options,
                                                GError                **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 GArray       *udg_listen_fds                  (gboolean                unset_environment,
                                                GError                **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgServer    *udg_server_ref                  (UdgServer              *server);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void          udg_server_unref                (UdgServer              *server);
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean      udg_server_activate             (UdgServer              *server,
                                                GError                **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean      udg_server_serve_forever        (UdgServer              *server,
                                                GError                **error);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean      udg_server_wait_serving         (UdgServer              *server,
                                                gdouble                 timeout);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void          udg_server_shutdown             (UdgServer              *server);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean      udg_server_close                (UdgServer              *server,
                                                GError                **error);
 
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean      udg_server_is_serving           (UdgServer              *server);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 gboolean      udg_server_is_listening         (UdgServer              *server);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 GPtrArray    *udg_server_get_addresses        (UdgServer              *server);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 GArray       *udg_server_get_sockets          (UdgServer              *server);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 GMainContext *udg_server_get_main_context     (UdgServer              *server);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 UdgProtocol  *udg_server_get_protocol         (UdgServer              *server);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 void          udg_server_get_stats            (UdgServer              *server,
                                                UdgServerStats         *stats);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 guint         udg_server_add_timeout_seconds  (UdgServer              *server,
                                                guint                   interval,
                                                GSourceFunc             function,
                                                gpointer                data,
                                                GDestroyNotify          notify);
-UDG_AVAILABLE_IN_1_0
+UDG_AVAILABLE_IN_0_1
 guint         udg_server_add_timeout          (UdgServer              *server,
                                                guint                   interval_ms,
                                                GSourceFunc             function,
