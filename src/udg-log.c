@@ -3,6 +3,8 @@
  */
 #include "udg-private.h"
 
+#include <gio/gio.h>
+
 static const gchar *
 priority_of (GLogLevelFlags level)
 {
@@ -24,14 +26,71 @@ priority_of (GLogLevelFlags level)
     }
 }
 
+/* The name of @error's code, as the C code spells it: "UDG_ERROR_PARSE",
+ * "G_IO_ERROR_CONNECTION_REFUSED"; else its domain and number. */
+static gchar *
+error_name (const GError *error)
+{
+  static const gchar *const udg_names[] = {
+    "UDG_ERROR_FAILED", "UDG_ERROR_PARSE", "UDG_ERROR_TIMED_OUT", "UDG_ERROR_CLOSED",
+    "UDG_ERROR_SERVER_CLOSED", "UDG_ERROR_ALREADY_RUNNING", "UDG_ERROR_BUSY",
+    "UDG_ERROR_UNSUPPORTED", "UDG_ERROR_INVALID_ARGUMENT", "UDG_ERROR_ADDRESS_IN_USE",
+    "UDG_ERROR_WOULD_BLOCK", "UDG_ERROR_TRUNCATED",
+  };
+  G_STATIC_ASSERT (G_N_ELEMENTS (udg_names) == UDG_ERROR_TRUNCATED + 1);
+
+  if (error->domain == UDG_ERROR && error->code >= 0 && error->code < (gint) G_N_ELEMENTS (udg_names))
+    return g_strdup (udg_names[error->code]);
+  if (error->domain == G_IO_ERROR)
+    {
+      GEnumClass *klass = g_type_class_ref (G_TYPE_IO_ERROR_ENUM);
+      GEnumValue *value = g_enum_get_value (klass, error->code);
+      gchar *name = value != NULL ? g_strdup (value->value_name) : NULL;
+
+      g_type_class_unref (klass);
+      if (name != NULL)
+        return name;
+    }
+  return g_strdup_printf ("%s %d", g_quark_to_string (error->domain), error->code);
+}
+
+/* What to do about @error, when there is something to say. */
+static const gchar *
+error_remedy (const GError *error)
+{
+  if (error->domain == UDG_ERROR)
+    switch (error->code)
+      {
+      case UDG_ERROR_UNSUPPORTED:
+        return _("to receive ancillary data, turn it on before the server starts: "
+                 "udg_server_options_set_receive_ancillary_data (options, TRUE), or udgram serve --ancillary");
+      case UDG_ERROR_WOULD_BLOCK:
+        return _("the peer does not read its replies: a datagram service drops the reply and goes on; "
+                 "a peer that is only slow gets longer with udg_server_options_set_send_timeout()");
+      case UDG_ERROR_PARSE:
+        return _("the datagram does not parse with the server's protocol: check that the peer uses the same "
+                 "serializers (and key, for HMAC)");
+      case UDG_ERROR_CLOSED:
+        return _("the service is stopping: the handler should return");
+      default:
+        return NULL;
+      }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    return _("the peer's socket is gone (closed, or its file removed): nothing to do for this reply");
+  return NULL;
+}
+
 /*
  * udg_log:
  * @level: %G_LOG_LEVEL_CRITICAL for EasyNetwork's ERROR records,
  *   %G_LOG_LEVEL_WARNING, %G_LOG_LEVEL_INFO or %G_LOG_LEVEL_DEBUG
  * @error: (nullable): an error attached to the record, as Python attaches a
- *   traceback: its message follows the record's text on a second line, and
- *   it is given in the fields UDG_ERROR_DOMAIN, UDG_ERROR_CODE and
- *   UDG_ERROR_MESSAGE so that a log writer can tell it apart.
+ *   traceback: its message and the name of its code follow the record's text
+ *   on a second line, and what to do about it on a third when there is
+ *   something to say; it is given in the fields UDG_ERROR_DOMAIN,
+ *   UDG_ERROR_CODE, UDG_ERROR_NAME, UDG_ERROR_MESSAGE and UDG_REMEDY so
+ *   that a log writer can tell it apart.
  *
  * Writes one structured record in the "udgram" domain.  Applications route
  * or silence them with g_log_set_writer_func(); INFO and DEBUG records are
@@ -46,7 +105,9 @@ udg_log (GLogLevelFlags level,
   g_autofree gchar *text = NULL;
   g_autofree gchar *message = NULL;
   g_autofree gchar *code = NULL;
-  GLogField fields[7];
+  g_autofree gchar *name = NULL;
+  const gchar *remedy = NULL;
+  GLogField fields[9];
   gsize n = 0;
   va_list ap;
 
@@ -55,8 +116,14 @@ udg_log (GLogLevelFlags level,
   va_end (ap);
 
   if (error != NULL)
-    message = g_strdup_printf ("%s\n  %s (%s, %d)", text, error->message,
-                               g_quark_to_string (error->domain), error->code);
+    {
+      name = error_name (error);
+      remedy = error_remedy (error);
+      if (remedy != NULL)
+        message = g_strdup_printf ("%s\n  %s (%s)\n  %s", text, error->message, name, remedy);
+      else
+        message = g_strdup_printf ("%s\n  %s (%s)", text, error->message, name);
+    }
 
   fields[n++] = (GLogField) { "GLIB_DOMAIN", UDG_LOG_DOMAIN, -1 };
   fields[n++] = (GLogField) { "PRIORITY", priority_of (level), -1 };
@@ -67,7 +134,10 @@ udg_log (GLogLevelFlags level,
       code = g_strdup_printf ("%d", error->code);
       fields[n++] = (GLogField) { "UDG_ERROR_DOMAIN", g_quark_to_string (error->domain), -1 };
       fields[n++] = (GLogField) { "UDG_ERROR_CODE", code, -1 };
+      fields[n++] = (GLogField) { "UDG_ERROR_NAME", name, -1 };
       fields[n++] = (GLogField) { "UDG_ERROR_MESSAGE", error->message, -1 };
+      if (remedy != NULL)
+        fields[n++] = (GLogField) { "UDG_REMEDY", remedy, -1 };
     }
   g_log_structured_array (level, fields, n);
 }

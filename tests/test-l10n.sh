@@ -22,3 +22,7 @@ case "$out" in
   *"la clé de signature doit faire 32 octets"*) echo "ok: $out" ;;
   *) echo "FAIL: not in French: $out"; exit 1 ;;
 esac
+# Every source file with translatable messages is in po/POTFILES.in.
+missing=$(cd "$srcdir" && for f in $(grep -l '_ *("' src/*.c tools/*.c); do grep -qx "$f" po/POTFILES.in || echo "$f"; done)
+[ -z "$missing" ] || { echo "FAIL: not in po/POTFILES.in: $missing"; exit 1; }
+echo "ok: po/POTFILES.in lists every file with translatable messages"

@@ -50,6 +50,21 @@ START_TEST (test_handle_request)
           /* Asking for ancillary data of a server that does not receive it. */
           ASSERT_REPLY (c, "The server is not configured to handle ancillary data.", 3000);
           ck_assert (udg_test_wait_log (CRIT, "Exception occurred during processing of request from", 1, 3000));
+          {
+            /* The record names the error and says how to fix it. */
+            g_autoptr(GPtrArray) records = udg_test_log_records ();
+            gboolean named = FALSE;
+
+            for (guint i = 0; i < records->len; i++)
+              {
+                UdgTestLogRecord *r = g_ptr_array_index (records, i);
+
+                if (r->error_name != NULL && g_str_equal (r->error_name, "UDG_ERROR_UNSUPPORTED") &&
+                    r->remedy != NULL && strstr (r->remedy, "udg_server_options_set_receive_ancillary_data") != NULL)
+                  named = TRUE;
+              }
+            ck_assert_msg (named, "no record names UDG_ERROR_UNSUPPORTED with its remedy");
+          }
         }
       else
         {

@@ -224,6 +224,8 @@ record_free (gpointer data)
   g_free (r->domain);
   g_free (r->text);
   g_free (r->error);
+  g_free (r->error_name);
+  g_free (r->remedy);
   g_free (r);
 }
 
@@ -233,7 +235,7 @@ capture_writer (GLogLevelFlags   level,
                 gsize            n_fields,
                 gpointer         user_data)
 {
-  const gchar *domain = NULL, *message = NULL, *text = NULL, *error = NULL;
+  const gchar *domain = NULL, *message = NULL, *text = NULL, *error = NULL, *name = NULL, *remedy = NULL;
   UdgTestLogRecord *r;
 
   for (gsize i = 0; i < n_fields; i++)
@@ -246,6 +248,10 @@ capture_writer (GLogLevelFlags   level,
         text = fields[i].value;
       else if (g_str_equal (fields[i].key, "UDG_ERROR_MESSAGE"))
         error = fields[i].value;
+      else if (g_str_equal (fields[i].key, "UDG_ERROR_NAME"))
+        name = fields[i].value;
+      else if (g_str_equal (fields[i].key, "UDG_REMEDY"))
+        remedy = fields[i].value;
     }
   if (g_getenv ("UDG_TEST_VERBOSE") != NULL)
     g_log_writer_standard_streams (level, fields, n_fields, user_data);
@@ -260,6 +266,8 @@ capture_writer (GLogLevelFlags   level,
   r->domain = g_strdup (domain);
   r->text = g_strdup (text != NULL ? text : message);
   r->error = g_strdup (error);
+  r->error_name = g_strdup (name);
+  r->remedy = g_strdup (remedy);
   pthread_mutex_lock (&log_lock);
   g_ptr_array_add (log_records, r);
   pthread_cond_broadcast (&log_cond);
@@ -358,6 +366,8 @@ udg_test_log_records (void)
       c->domain = g_strdup (r->domain);
       c->text = g_strdup (r->text);
       c->error = g_strdup (r->error);
+      c->error_name = g_strdup (r->error_name);
+      c->remedy = g_strdup (r->remedy);
       g_ptr_array_add (copy, c);
     }
   pthread_mutex_unlock (&log_lock);

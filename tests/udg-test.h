@@ -35,6 +35,8 @@ typedef struct
   gchar *domain;
   gchar *text;     /* UDG_TEXT when present, else MESSAGE */
   gchar *error;    /* UDG_ERROR_MESSAGE, or NULL */
+  gchar *error_name; /* UDG_ERROR_NAME, or NULL */
+  gchar *remedy;   /* UDG_REMEDY, or NULL */
 } UdgTestLogRecord;
 
 void      udg_test_log_install     (void);
