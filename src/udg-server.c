@@ -1181,12 +1181,55 @@ udg_server_get_stats (UdgServer      *server,
 #undef READ
 }
 
+/* A timer's call, in the timer's own context: a child of service_init's,
+ * kept from one call to the next (as a task created in service_init keeps
+ * its copy of the context). */
+typedef struct
+{
+  UdgServer *server;       /* (unowned): the source goes before the run ends */
+  GSourceFunc function;
+  gpointer data;
+  GDestroyNotify notify;
+  UdgContext *context;     /* (owned) (nullable): made at the first call */
+} TimerCall;
+
+static gboolean
+timer_call (gpointer user_data)
+{
+  TimerCall *t = user_data;
+  UdgContext *previous;
+  gboolean again;
+
+  if (t->context == NULL)
+    t->context = udg_context_new (t->server->base_context);
+  previous = udg_context_push (t->context);
+  again = t->function (t->data);
+  udg_context_pop (previous);
+  return again;
+}
+
+static void
+timer_call_free (gpointer user_data)
+{
+  TimerCall *t = user_data;
+
+  if (t->notify != NULL)
+    t->notify (t->data);
+  g_clear_pointer (&t->context, udg_context_free);
+  g_free (t);
+}
+
 static guint
 add_source (UdgServer *server, GSource *source, GSourceFunc function, gpointer data, GDestroyNotify notify)
 {
+  TimerCall *t = g_new0 (TimerCall, 1);
   guint id;
 
-  g_source_set_callback (source, function, data, notify);
+  t->server = server;
+  t->function = function;
+  t->data = data;
+  t->notify = notify;
+  g_source_set_callback (source, timer_call, t, timer_call_free);
   id = g_source_attach (source, server->context);
   server_lock (server);
   server->sources = g_slist_prepend (server->sources, source);
@@ -1205,7 +1248,9 @@ add_source (UdgServer *server, GSource *source, GSourceFunc function, gpointer d
  *
  * Starts a background timer on the server's main context: the C form of
  * a background task created in `service_init`.  It stops at the latest when
- * the run tears down.
+ * the run tears down.  Each call runs in the timer's own context: it sees
+ * the #UdgContextVar values set in `service_init`, and what it sets stays
+ * its own (kept from one call to the next, unseen by the handlers).
  *
  * Returns: the source id in the server's context
  *

@@ -533,6 +533,78 @@ START_TEST (test_background_timer)
 }
 END_TEST
 
+/* Timers started by service_init see its context variables; what a timer
+ * sets stays its own, from one call to the next, unseen by the handlers. */
+static UdgContextVar *init_var;
+static gint timer_saw_init, timer_kept_own;
+
+static gboolean
+var_tick (gpointer server)
+{
+  static gint calls;
+  const gchar *v = udg_context_var_get (init_var);
+
+  if (++calls == 1)
+    {
+      g_atomic_int_set (&timer_saw_init, v != NULL && g_str_equal (v, "from service_init"));
+      udg_context_var_set (init_var, g_strdup ("the timer's own"));
+      return G_SOURCE_CONTINUE;
+    }
+  g_atomic_int_set (&timer_kept_own, v != NULL && g_str_equal (v, "the timer's own"));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+var_init (UdgExitStack *stack, UdgServer *server, gpointer data, GError **error)
+{
+  udg_context_var_set (init_var, g_strdup ("from service_init"));
+  udg_server_add_timeout (server, 1, var_tick, server, NULL);
+  return TRUE;
+}
+
+static gpointer
+serve_thread (gpointer server)
+{
+  udg_server_serve_forever (server, NULL);
+  return NULL;
+}
+
+static gboolean
+var_handle (UdgClient *client, gpointer user_data, GError **error)
+{
+  g_autofree gchar *req = udg_client_recv (client, NULL, error);
+  const gchar *v = udg_context_var_get (init_var);
+
+  return req != NULL && udg_client_send_packet (client, v != NULL ? v : "(none)", error);
+}
+
+START_TEST (test_timer_context_vars)
+{
+  static const UdgHandlerFuncs funcs = { .service_init = var_init, .handle = var_handle };
+  g_autoptr(UdgSerializer) s = udg_ascii_serializer_new ();
+  g_autoptr(UdgProtocol) p = udg_protocol_new (s);
+  g_autoptr(UdgServer) server = udg_server_new ("", p, &funcs, NULL, NULL, NULL, NULL);
+  g_autoptr(GPtrArray) addresses = NULL;
+  GThread *thread;
+  int c = udg_test_socket ("");
+
+  init_var = udg_context_var_new ("init", g_free);
+  thread = g_thread_new ("serve", serve_thread, server);
+  ck_assert (udg_server_wait_serving (server, 5));
+  addresses = udg_server_get_addresses (server);
+  for (int i = 0; i < 500 && !g_atomic_int_get (&timer_kept_own); i++)
+    g_usleep (10 * 1000);
+  ck_assert_msg (g_atomic_int_get (&timer_saw_init), "the timer did not see service_init's value");
+  ck_assert_msg (g_atomic_int_get (&timer_kept_own), "the timer's own value was not kept");
+  ck_assert (udg_test_send_str (c, g_ptr_array_index (addresses, 0), "which?"));
+  ASSERT_REPLY (c, "from service_init", 3000);
+  udg_server_shutdown (server);
+  g_thread_join (thread);
+  close (c);
+  g_clear_pointer (&init_var, udg_context_var_unref);
+}
+END_TEST
+
 /* SIGTERM stops serve_forever in the main thread (handle_signals). */
 static int ready_pipe[2];
 
@@ -612,6 +684,7 @@ main (void)
   tcase_add_test (tc, test_lifecycle_logs);
   tcase_add_test (tc, test_addresses_and_sockets);
   tcase_add_test (tc, test_background_timer);
+  tcase_add_test (tc, test_timer_context_vars);
   tcase_add_test (tc, test_signal_shutdown);
   suite_add_tcase (s, tc);
   return udg_test_run (s);
