@@ -231,6 +231,31 @@ udg_server_options_set_handle_signals (UdgServerOptions *options,
 }
 
 /**
+ * udg_server_options_set_notify:
+ * @options: options
+ * @notify: whether udg_server_serve_forever() tells the service manager
+ *   (systemd) the server's state when `$NOTIFY_SOCKET` is set (default off;
+ *   on in `udgram serve`)
+ *
+ * With it on and `$NOTIFY_SOCKET` naming an AF_UNIX socket, a run sends
+ * `READY=1` (with `STATUS=` and `MAINPID=`) once it serves: after the
+ * socket exists and SIGINT/SIGTERM handling is in place, so a unit of
+ * `Type=notify` can rely on both.  Then `STATUS=` with the statistics
+ * every 5 seconds, `WATCHDOG=1` at half of `$WATCHDOG_USEC` from the main
+ * loop when the service manager asks for a watchdog (`WatchdogSec=`), and
+ * `STOPPING=1` when the run begins to stop.  No libsystemd is needed.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_notify (UdgServerOptions *options,
+                               gboolean          notify)
+{
+  g_return_if_fail (options != NULL);
+  options->notify = notify;
+}
+
+/**
  * udg_server_options_set_pass_credentials:
  * @options: options
  * @pass: whether to set `SO_PASSCRED` on the socket before it is bound

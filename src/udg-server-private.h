@@ -28,6 +28,7 @@ struct _UdgServerOptions
   gdouble send_timeout;
   gboolean pass_credentials;
   gboolean reuse_stale;
+  gboolean notify;
   guint64 mailbox_bytes_limit;
   uid_t allowed_uids[32];
   guint n_allowed_uids;
@@ -233,10 +234,19 @@ struct _UdgServer
   UdgSendBudget budget;
 
   UdgContext *base_context;         /* (owned) (nullable): service_init's */
+
+  /* The service manager's socket while a run notifies it (udg-notify.c);
+   * the serving thread's only. */
+  gint notify_fd;                   /* -1 when not notifying */
+  UdgAddress *notify_address;       /* (owned) (nullable) */
   UdgStatsCounters stats;
 };
 
 #define UDG_DATAGRAM_SIZE(dg) ((guint64) g_bytes_get_size ((dg)->data))
+
+G_GNUC_INTERNAL void udg_notify_ready (UdgServer *server);
+G_GNUC_INTERNAL void udg_notify_stopping (UdgServer *server);
+G_GNUC_INTERNAL void udg_notify_close (UdgServer *server);
 
 G_GNUC_INTERNAL gboolean udg_server_send (UdgServer    *server,
                                           UdgAddress   *peer,

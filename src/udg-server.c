@@ -180,6 +180,7 @@ udg_server_new_for_address (UdgAddress             *address,
   pthread_mutex_init (&server->lock, NULL);
   udg_cond_init_monotonic (&server->cond);
   server->fd = -1;
+  server->notify_fd = -1;
   udg_reader_init (&server->reader);
   server->cancellable = g_cancellable_new ();
   pthread_mutex_init (&server->clients_lock, NULL);
@@ -651,6 +652,7 @@ static void
 teardown (UdgServer *server, UdgExitStack *stack)
 {
   udg_log (G_LOG_LEVEL_INFO, NULL, "Server loop break, waiting for remaining tasks...");
+  udg_notify_stopping (server);
   server_lock (server);
   server->serving = FALSE;
   server_unlock (server);
@@ -669,6 +671,7 @@ teardown (UdgServer *server, UdgExitStack *stack)
   if (server->funcs.service_quit != NULL)
     server->funcs.service_quit (server, server->user_data);
   g_clear_pointer (&server->base_context, udg_context_free);
+  udg_notify_close (server);
   udg_log (G_LOG_LEVEL_INFO, NULL, "Server stopped");
 }
 
@@ -790,6 +793,8 @@ udg_server_serve_forever (UdgServer *server,
       server->serving = TRUE;
       pthread_cond_broadcast (&server->cond);
       server_unlock (server);
+      /* READY=1 after the socket, the signal handling and the reader. */
+      udg_notify_ready (server);
 
       /* A stop asked at any time since the run began is the idle source
        * that request_stop_locked() attached: it quits the loop at its

@@ -10,13 +10,23 @@ cleanup () { for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 fail () { echo "FAIL: $*"; exit 1; }
 
+# Waits for $2 in the file $1, at most $3 hundredths of a second (3 s).
 wait_for () {
-  file=$1; pattern=$2
+  file=$1; pattern=$2; ticks=${3:-300}
   i=0
   while ! grep -q -- "$pattern" "$file" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt 300 ] && { cat "$file"; fail "'$pattern' did not appear in $file"; }
+    i=$((i + 1)); [ $i -gt $ticks ] && { cat "$file"; fail "'$pattern' did not appear in $file"; }
     sleep 0.01
   done
+}
+# Waits at most $2 seconds for our child $1 to exit; sets $status.
+wait_exit () {
+  i=0
+  while kill -0 "$1" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt $(($2 * 100)) ] && { kill -KILL "$1"; wait "$1"; status=137; return; }
+    sleep 0.01
+  done
+  wait "$1"; status=$?
 }
 
 # --- notify-monitor + systemd-notify ------------------------------------------------
@@ -44,6 +54,28 @@ if command -v systemd-notify >/dev/null 2>&1; then
 else
   echo "SKIP: systemd-notify is not installed"
 fi
+
+# --- udgram serve started by systemd (Type=notify, WatchdogSec=) --------------------
+# notify-monitor is the service manager's end; no systemd needed.
+timeout --foreground 60 "$builddir/examples/notify-monitor" "$tmp/notify2.sock" >"$tmp/notify2.out" 2>&1 &
+monitor2=$!; pids="$pids $monitor2"
+wait_for "$tmp/notify2.out" "listening"
+# udgram serve as a Type=notify service with a watchdog: READY=1 once the
+# socket exists and SIGTERM is handled, STATUS=, WATCHDOG=1, STOPPING=1.
+NOTIFY_SOCKET="$tmp/notify2.sock" WATCHDOG_USEC=200000 "$builddir/tools/udgram" serve "$tmp/notified.sock" \
+  >"$tmp/notified.out" 2>&1 &
+served=$!; pids="$pids $served"
+wait_for "$tmp/notify2.out" "pid $served uid $(id -u): READY=1"
+[ -S "$tmp/notified.sock" ] || fail "READY=1 before the socket exists"
+wait_for "$tmp/notify2.out" "pid $served uid $(id -u): STATUS=Serving at $tmp/notified.sock"
+wait_for "$tmp/notify2.out" "pid $served uid $(id -u): WATCHDOG=1"
+got=$(timeout 10 "$builddir/tools/udgram" send "$tmp/notified.sock" ping) || fail "send to the notifying server"
+[ "$got" = ping ] || fail "the notifying server answered '$got'"
+wait_for "$tmp/notify2.out" "pid $served uid $(id -u): STATUS=.*datagrams received" 1000
+kill -TERM $served; wait_exit $served 10; [ "$status" = 0 ] || fail "udgram serve exited $status on SIGTERM"
+wait_for "$tmp/notify2.out" "pid $served uid $(id -u): STOPPING=1"
+echo "ok: udgram serve under NOTIFY_SOCKET: READY=1 after its socket, STATUS=, WATCHDOG=1, STOPPING=1"
+kill -TERM $monitor2; wait $monitor2 || fail "notify-monitor exited $? on SIGTERM"
 
 # --- syslog-sink + logger -----------------------------------------------------------
 if command -v logger >/dev/null 2>&1; then

@@ -362,13 +362,14 @@ serve_handle (UdgClient *client, gpointer user_data, GError **error)
 static int
 cmd_serve (int argc, char **argv)
 {
-  static gboolean echo = FALSE, ancillary = FALSE, listen_fds = FALSE, reuse_stale = FALSE;
+  static gboolean echo = FALSE, ancillary = FALSE, listen_fds = FALSE, reuse_stale = FALSE, no_notify = FALSE;
   static gchar *mode = NULL;
   static gint64 *allow_uids = NULL;
   static gchar **allow_uid_texts = NULL;
   static GOptionEntry entries[] = {
     { "listen-fds", 0, 0, G_OPTION_ARG_NONE, &listen_fds, "serve the socket systemd passed (LISTEN_FDS)", NULL },
     { "reuse-stale", 0, 0, G_OPTION_ARG_NONE, &reuse_stale, "replace a socket file nobody listens on", NULL },
+    { "no-notify", 0, 0, G_OPTION_ARG_NONE, &no_notify, "do not tell systemd (NOTIFY_SOCKET) when serving", NULL },
     { "allow-uid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_uid_texts, "accept datagrams from this user only (repeatable)", "UID" },
     { "echo", 0, 0, G_OPTION_ARG_NONE, &echo, "send every packet back (the default)", NULL },
     { "upper", 0, 0, G_OPTION_ARG_NONE, &serve_upper, "send it back in upper case", NULL },
@@ -391,7 +392,9 @@ cmd_serve (int argc, char **argv)
   g_option_context_set_description (context,
     "PATH is a socket path, @name for an abstract name, or \"\" to autobind;\n"
     "by default $XDG_RUNTIME_DIR/udgram.sock, else ./udgram.sock.\n"
-    "Ctrl-C stops the server and prints its statistics; so does SIGUSR1, without stopping.");
+    "Ctrl-C stops the server and prints its statistics; so does SIGUSR1, without stopping.\n"
+    "Started by systemd (NOTIFY_SOCKET set), it reports READY=1 once serving, its\n"
+    "statistics as STATUS=, WATCHDOG=1 when WatchdogSec= asks, and STOPPING=1.");
   if (!g_option_context_parse (context, &argc, &argv, &error) || argc > 2)
     {
       g_printerr ("udgram serve: %s\n", error != NULL ? error->message : "one PATH at most");
@@ -417,6 +420,8 @@ cmd_serve (int argc, char **argv)
     }
   udg_server_options_set_receive_ancillary_data (options, ancillary);
   udg_server_options_set_reuse_stale (options, reuse_stale);
+  /* READY=1, STATUS=, WATCHDOG=1, STOPPING=1 when started by systemd. */
+  udg_server_options_set_notify (options, !no_notify);
   if (allow_uid_texts != NULL)
     {
       guint n = g_strv_length (allow_uid_texts);

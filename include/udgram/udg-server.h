@@ -147,6 +147,9 @@ UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_mailbox_limit     (UdgServerOptions *options,
                                                             guint             limit);
 UDG_AVAILABLE_IN_0_1
+void              udg_server_options_set_notify            (UdgServerOptions *options,
+                                                            gboolean          notify);
+UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_handle_signals    (UdgServerOptions *options,
                                                             gboolean          handle);
 UDG_AVAILABLE_IN_0_1
