@@ -172,6 +172,54 @@ grep -q "does not read its replies" "$tmp/hog.out.err" || fail "no WARNING names
 [ "$(grep -c "cannot answer" "$tmp/hog.out.err")" -le 5 ] || fail "the refused replies flood standard error"
 echo "ok: serve refuses replies to a peer that does not read, and counts them (SIGUSR1 and exit)"
 
+# Every command's --help exits 0, and every option it lists is in udgram(1).
+man="${top_srcdir:-.}/docs/udgram.1"
+for sub in serve send listen demo keygen; do
+  help=$("$udgram" $sub --help) || fail "udgram $sub --help exited $?"
+  for opt in $(printf '%s\n' "$help" | grep -oE '^ +(-[a-zA-Z], )?--[a-z0-9-]+' | tr -d ' ' | tr ',' ' '); do
+    case $opt in -h|--help) continue ;; esac
+    escaped=$(printf '%s' "$opt" | sed 's/-/\\\\-/g')
+    grep -q -- "$escaped" "$man" || fail "udgram $sub --help lists $opt, udgram(1) does not ($escaped)"
+  done
+done
+for proto in msgpack cbor; do grep -q "^\.B $proto\$" "$man" || fail "udgram(1) does not name --protocol=$proto"; done
+echo "ok: every command's --help exits 0 and its options are all in udgram(1)"
+
+# listen --json keeps a binary payload, base64-encoded, and says so.
+start_bg "$tmp/lj.out" "listening\|serving\|at " timeout 60 "$udgram" listen --json "$tmp/lj.sock"
+lj_pid=$pid
+printf 'caf\351\000\001' | timeout 10 socat -u - "UNIX-SENDTO:$tmp/lj.sock" 2>/dev/null \
+  || timeout 10 python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"caf\xe9\x00\x01", sys.argv[1])' "$tmp/lj.sock"
+timeout 10 python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto("d\u00e9j\u00e0".encode(), sys.argv[1])' "$tmp/lj.sock"
+i=0
+while [ "$(grep -c '"encoding"' "$tmp/lj.out")" -lt 2 ]; do
+  i=$((i + 1)); [ $i -gt 500 ] && { cat "$tmp/lj.out"; fail "listen --json printed nothing"; }; sleep 0.01
+done
+kill -INT $lj_pid; wait $lj_pid
+grep -q '"encoding":"base64","data":"Y2Fm6QAB"' "$tmp/lj.out" || { cat "$tmp/lj.out"; fail "listen --json lost a binary payload"; }
+grep -q '"encoding":"utf-8","data":"déjà"' "$tmp/lj.out" || { cat "$tmp/lj.out"; fail "listen --json did not print UTF-8 text as it is"; }
+echo "ok: listen --json prints binary payloads in base64 and text as it is, each with its encoding"
+
+# A --bind that cannot be bound says so, without blaming the server; serve's
+# hint for a socket file in the way is the tool's option.
+start_bg "$tmp/bb.out" "serving at" timeout 60 "$udgram" serve "$tmp/bb.sock"
+bb_pid=$pid
+err=$(timeout 10 "$udgram" send --bind="$tmp/no/such/dir/c.sock" "$tmp/bb.sock" hi 2>&1) && fail "send --bind to a missing directory succeeded"
+case $err in
+  *"bind on address '$tmp/no/such/dir/c.sock'"*) ;;
+  *) fail "send --bind failure: '$err'" ;;
+esac
+case $err in *"cannot reach"*) fail "send --bind failure blames the server: '$err'" ;; esac
+kill -INT $bb_pid; wait $bb_pid
+python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).bind(sys.argv[1])' "$tmp/stale.sock"
+err=$(timeout 10 "$udgram" serve "$tmp/stale.sock" 2>&1) && fail "serve over a stale socket file succeeded"
+case $err in
+  *"--reuse-stale"*) ;;
+  *) fail "serve over a stale socket file does not name --reuse-stale: '$err'" ;;
+esac
+case $err in *"udg_server_options"*) fail "the tool's hint names the C function: '$err'" ;; esac
+echo "ok: send --bind and serve report their own bind failures, with the tool's remedy"
+
 # --- demo --------------------------------------------------------------------------
 timeout 30 "$udgram" demo >"$tmp/demo.out" || { cat "$tmp/demo.out"; fail "demo exited $?"; }
 grep -q "got the second part: the second part" "$tmp/demo.out" || fail "demo transcript"

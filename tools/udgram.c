@@ -462,7 +462,13 @@ cmd_serve (int argc, char **argv)
     }
   if (server == NULL || !udg_server_activate (server, &error))
     {
-      g_printerr ("udgram serve: %s\n", error->message);
+      if (g_error_matches (error, UDG_ERROR, UDG_ERROR_ADDRESS_IN_USE) && !reuse_stale && path != NULL &&
+          g_file_test (path, G_FILE_TEST_EXISTS) && !listen_fds)
+        /* The library's hint names its C option; this is the tool's. */
+        g_printerr ("udgram serve: cannot bind %s: the address is in use (a socket file left by an earlier "
+                    "run? --reuse-stale replaces it when nobody listens there)\n", path);
+      else
+        g_printerr ("udgram serve: %s\n", error->message);
       return EXIT_FAILURE;
     }
   where = where_of (server);
@@ -535,7 +541,12 @@ cmd_send (int argc, char **argv)
   endpoint = udg_endpoint_new (argv[1], bind_path, protocol, &error);
   if (endpoint == NULL)
     {
-      g_printerr ("udgram send: cannot reach %s: %s\n", argv[1], error->message);
+      /* With --bind, the message says which failed: binding PATH, or
+       * reaching the server. */
+      if (bind_path != NULL)
+        g_printerr ("udgram send: %s\n", error->message);
+      else
+        g_printerr ("udgram send: cannot reach %s: %s\n", argv[1], error->message);
       return EXIT_FAILURE;
     }
   for (int i = 2; i < argc && status == EXIT_SUCCESS; i++)
@@ -610,7 +621,11 @@ listen_handle (UdgClient *client, gpointer user_data, GError **error)
   {
     const gchar *bytes = g_bytes_get_data (data, &len);
 
-    text = g_strndup (bytes != NULL ? bytes : "", len);
+    /* Every byte, NULs included (g_strndup() would stop at the first). */
+    text = g_malloc (len + 1);
+    if (len > 0)
+      memcpy (text, bytes, len);
+    text[len] = '\0';
   }
   g_mutex_lock (&print_lock);
   if (listen_json)
@@ -635,8 +650,23 @@ listen_handle (UdgClient *client, gpointer user_data, GError **error)
         }
       json_builder_set_member_name (b, "fds");
       json_builder_add_int_value (b, n_fds);
-      json_builder_set_member_name (b, "data");
-      json_builder_add_string_value (b, g_utf8_validate_len (text, len, NULL) ? text : "<not UTF-8>");
+      /* Text as it is when it is UTF-8 without NUL, else base64: never lost. */
+      if (g_utf8_validate_len (text, len, NULL))
+        {
+          json_builder_set_member_name (b, "encoding");
+          json_builder_add_string_value (b, "utf-8");
+          json_builder_set_member_name (b, "data");
+          json_builder_add_string_value (b, text);
+        }
+      else
+        {
+          g_autofree gchar *encoded = g_base64_encode ((const guchar *) text, len);
+
+          json_builder_set_member_name (b, "encoding");
+          json_builder_add_string_value (b, "base64");
+          json_builder_set_member_name (b, "data");
+          json_builder_add_string_value (b, encoded);
+        }
       json_builder_end_object (b);
       root = json_builder_get_root (b);
       line = json_to_string (root, FALSE);
@@ -880,11 +910,16 @@ cmd_demo (int argc, char **argv)
 static int
 cmd_keygen (int argc, char **argv)
 {
+  g_autoptr(GOptionContext) context = g_option_context_new ("- print a fresh HMAC-SHA256 key for --key-file");
+  g_autoptr(GError) error = NULL;
   g_autofree gchar *key = NULL;
 
-  if (argc > 1)
+  g_option_context_set_description (context,
+    "The key is 32 random bytes in url-safe base64 (44 characters), the form of\n"
+    "EasyNetwork's generate_key().  Save it with: udgram keygen > key; chmod 600 key");
+  if (!g_option_context_parse (context, &argc, &argv, &error) || argc > 1)
     {
-      g_printerr ("usage: udgram keygen\n");
+      g_printerr ("udgram keygen: %s\n", error != NULL ? error->message : "no argument is taken");
       return EXIT_USAGE;
     }
   key = udg_base64_serializer_generate_key ();
