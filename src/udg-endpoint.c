@@ -23,9 +23,10 @@
  * abstract name the kernel picks (autobind).
  *
  * It is thread-safe: sends and receives each take their own lock, and the
- * time spent waiting for a lock counts against the call's timeout.  A
- * timeout of 0 tries once, a negative one (or %UDG_TIMEOUT_INFINITE) waits
- * for ever.  udg_endpoint_close() wakes every blocked call, which fails with
+ * time spent waiting for a lock counts against the call's timeout.
+ * Timeouts follow the library's one convention (%UDG_TIMEOUT_INFINITE):
+ * seconds, 0 to try once, %UDG_TIMEOUT_INFINITE to wait for ever; a
+ * negative or NaN timeout is %UDG_ERROR_INVALID_ARGUMENT.  udg_endpoint_close() wakes every blocked call, which fails with
  * %UDG_ERROR_CLOSED.  The endpoint removes the socket file it created when
  * it closes, and never one it did not create.
  */
@@ -487,7 +488,7 @@ udg_endpoint_free_packet (UdgEndpoint *endpoint,
 static gint64
 deadline_of (gdouble timeout)
 {
-  return timeout < 0 || isnan (timeout) ? G_MAXINT64 : udg_deadline_from_timeout (timeout);
+  return timeout < 0 || isnan (timeout) ? 0 : udg_deadline_from_timeout (timeout);
 }
 
 /* Takes @lock before @deadline, and marks the endpoint in use. */
@@ -542,6 +543,18 @@ leave (UdgEndpoint *endpoint, pthread_mutex_t *lock)
   pthread_mutex_unlock (lock);
 }
 
+/* The timeout errors, worded as udg_client_recv() and the server's sends
+ * word them. */
+static void
+set_timed_out (GError **error, short events)
+{
+  if (events & POLLIN)
+    g_set_error_literal (error, UDG_ERROR, UDG_ERROR_TIMED_OUT, _("No datagram arrived before the timeout"));
+  else
+    g_set_error_literal (error, UDG_ERROR, UDG_ERROR_TIMED_OUT,
+                         _("The server's queue stayed full until the timeout: the datagram was not sent"));
+}
+
 /* Waits for @events on the socket until @deadline; FALSE with an error on
  * timeout, close or cancellation. */
 static gboolean
@@ -563,7 +576,7 @@ wait_socket (UdgEndpoint *endpoint, short events, gint64 deadline, GCancellable 
 
       if (now >= deadline)
         {
-          g_set_error_literal (error, UDG_ERROR, UDG_ERROR_TIMED_OUT, _("Timed out"));
+          set_timed_out (error, events);
           break;
         }
       ms = deadline == G_MAXINT64 ? -1 : (int) MIN ((deadline - now + 999) / 1000, G_MAXINT);
@@ -594,14 +607,15 @@ wait_socket (UdgEndpoint *endpoint, short events, gint64 deadline, GCancellable 
  * @packet: the packet
  * @ancillary: (nullable): descriptors and credentials to send with it
  * @timeout: seconds to wait for the send lock and for room in the server's
- *   queue; 0 to try once, negative to wait for ever
+ *   queue; 0 to try once, %UDG_TIMEOUT_INFINITE to wait for ever
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
  * Serializes @packet and sends it to the server with sendmsg().
  *
  * Returns: %TRUE when sent; %FALSE with %UDG_ERROR_CLOSED,
- *   %UDG_ERROR_TIMED_OUT, %UDG_ERROR_FAILED (the protocol could not
+ *   %UDG_ERROR_TIMED_OUT, %UDG_ERROR_INVALID_ARGUMENT (a negative or NaN
+ *   @timeout), %UDG_ERROR_FAILED (the protocol could not
  *   serialize it), %G_IO_ERROR_CONNECTION_REFUSED (the server is gone) or
  *   another system error
  *
@@ -627,6 +641,8 @@ udg_endpoint_send_packet_with_ancillary (UdgEndpoint  *endpoint,
   g_return_val_if_fail (packet != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (!udg_validate_timeout (timeout, error))
+    return FALSE;
   if (!enter (endpoint, &endpoint->send_lock, deadline, error))
     return FALSE;
   datagram = udg_protocol_make_datagram (endpoint->protocol, packet, error);
@@ -658,7 +674,7 @@ udg_endpoint_send_packet_with_ancillary (UdgEndpoint  *endpoint,
         }
       if (timeout == 0)
         {
-          g_set_error_literal (error, UDG_ERROR, UDG_ERROR_TIMED_OUT, _("Timed out"));
+          set_timed_out (error, POLLOUT);
           break;
         }
       /* A connected datagram socket does wait for room in the peer's queue. */
@@ -704,14 +720,15 @@ udg_endpoint_send_packet (UdgEndpoint  *endpoint,
  * @bufsize: the control buffer's size; 0 for CMSG_SPACE(8192); meaningful
  *   only with @func
  * @timeout: seconds to wait for the receive lock and a datagram; 0 to take
- *   only what is there, negative to wait for ever
+ *   only what is there, %UDG_TIMEOUT_INFINITE to wait for ever
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
  * Receives the next datagram from the server and parses it.  Datagrams of
  * up to 64 KiB are received; a longer one is %UDG_ERROR_TRUNCATED.  A
  * malformed one is %UDG_ERROR_PARSE; the callback failing is
- * %UDG_ERROR_FAILED.  In those cases the datagram is consumed.
+ * %UDG_ERROR_FAILED.  In those cases the datagram is consumed.  A negative
+ * or NaN @timeout is %UDG_ERROR_INVALID_ARGUMENT.
  *
  * Returns: (transfer full) (nullable): the packet, to free with
  *   udg_endpoint_free_packet(), or %NULL with @error set
@@ -740,6 +757,8 @@ udg_endpoint_recv_packet_with_ancillary (UdgEndpoint          *endpoint,
   g_return_val_if_fail (endpoint != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (!udg_validate_timeout (timeout, error))
+    return NULL;
   if (!enter (endpoint, &endpoint->recv_lock, deadline, error))
     return NULL;
   buffer = g_malloc (MAX_DATAGRAM);
@@ -770,7 +789,7 @@ udg_endpoint_recv_packet_with_ancillary (UdgEndpoint          *endpoint,
         }
       if (timeout == 0)
         {
-          g_set_error_literal (error, UDG_ERROR, UDG_ERROR_TIMED_OUT, _("No datagram arrived before the timeout"));
+          set_timed_out (error, POLLIN);
           goto out;
         }
       if (!wait_socket (endpoint, POLLIN, deadline, cancellable, error))

@@ -119,7 +119,7 @@ udg_notify_ready (UdgServer *server)
   udg_server_add_timeout_seconds (server, UDG_NOTIFY_STATUS_SECONDS, send_status, server, NULL);
   usec = watchdog_usec ();
   if (usec > 0)
-    udg_server_add_timeout (server, (guint) MAX (1, MIN (usec / 2000, G_MAXUINT)), send_watchdog, server, NULL);
+    udg_server_add_timeout (server, CLAMP ((gdouble) usec / 2e6, 0.001, 86400.0), send_watchdog, server, NULL);
 }
 
 /* Called by the serving thread when the run begins to tear down. */

@@ -833,11 +833,14 @@ udg_server_serve_forever (UdgServer *server,
 /**
  * udg_server_wait_serving:
  * @server: a #UdgServer
- * @timeout: seconds to wait at most, or %UDG_TIMEOUT_INFINITE
+ * @timeout: seconds to wait at most: 0 to look only, or
+ *   %UDG_TIMEOUT_INFINITE; a negative or NaN timeout is a programming error
  *
  * Waits, from another thread, until udg_server_serve_forever() is serving:
- * EasyNetwork's `is_up_event`.  A run that ends without ever serving (an
- * error, or a shutdown during setup) makes it return %FALSE at once.
+ * EasyNetwork's `is_up_event`.  Serving means the socket exists, the
+ * SIGINT/SIGTERM handling is in place and datagrams are read.  A run that
+ * ends without ever serving (an error, or a shutdown during setup) makes it
+ * return %FALSE at once.
  *
  * Returns: %TRUE when serving; %FALSE on timeout or when the run ended
  *
@@ -847,11 +850,13 @@ gboolean
 udg_server_wait_serving (UdgServer *server,
                          gdouble    timeout)
 {
-  gint64 deadline = udg_deadline_from_timeout (MAX (timeout, 0));
+  gint64 deadline;
   guint generation;
   gboolean serving;
 
   g_return_val_if_fail (server != NULL, FALSE);
+  g_return_val_if_fail (timeout >= 0, FALSE); /* false for NaN too */
+  deadline = udg_deadline_from_timeout (timeout);
 
   server_lock (server);
   generation = server->generation;
@@ -1276,27 +1281,32 @@ udg_server_add_timeout_seconds (UdgServer     *server,
 /**
  * udg_server_add_timeout:
  * @server: a #UdgServer
- * @interval_ms: milliseconds between calls
+ * @seconds: seconds between calls, fractions allowed (0.25 is 250 ms); 0
+ *   calls it at each iteration of the loop until it returns
+ *   %G_SOURCE_REMOVE
  * @function: as for udg_server_add_timeout_seconds()
  * @data: (closure function): its argument
  * @notify: (nullable): frees @data when the timer ends
  *
- * Like udg_server_add_timeout_seconds(), with a finer interval.
+ * Like udg_server_add_timeout_seconds(), with a finer interval, in seconds
+ * as every duration of the library.  A negative, NaN or infinite interval
+ * is a programming error.
  *
- * Returns: the source id in the server's context
+ * Returns: the source id in the server's context, or 0 for a bad interval
  *
  * Since: 0.1
  */
 guint
 udg_server_add_timeout (UdgServer     *server,
-                        guint          interval_ms,
+                        gdouble        seconds,
                         GSourceFunc    function,
                         gpointer       data,
                         GDestroyNotify notify)
 {
   g_return_val_if_fail (server != NULL, 0);
   g_return_val_if_fail (function != NULL, 0);
-  return add_source (server, g_timeout_source_new (interval_ms), function, data, notify);
+  g_return_val_if_fail (isfinite (seconds) && seconds >= 0 && seconds < G_MAXUINT / 1000.0, 0);
+  return add_source (server, g_timeout_source_new ((guint) ceil (seconds * 1000)), function, data, notify);
 }
 
 /* Sends on the shared socket: sendmsg() is atomic per datagram, so no lock.

@@ -3,6 +3,8 @@
  */
 #include "udg-test.h"
 
+#include <math.h>
+
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -212,8 +214,21 @@ START_TEST (test_recv_packet_timeout)
 
   ck_assert_ptr_null (udg_endpoint_recv_packet (e, 0, NULL, &error));
   ck_assert (g_error_matches (error, UDG_ERROR, UDG_ERROR_TIMED_OUT));
+  /* The same words as udg_client_recv()'s. */
+  ck_assert_str_eq (error->message, "No datagram arrived before the timeout");
+  g_clear_error (&error);
+  /* One convention for every timeout: negative and NaN are errors. */
+  ck_assert_ptr_null (udg_endpoint_recv_packet (e, -1, NULL, &error));
+  ck_assert (g_error_matches (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT));
+  g_clear_error (&error);
+  ck_assert_ptr_null (udg_endpoint_recv_packet (e, NAN, NULL, &error));
+  ck_assert (g_error_matches (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT));
+  g_clear_error (&error);
+  ck_assert (!udg_endpoint_send_packet (e, "x", -0.5, NULL, &error));
+  ck_assert (g_error_matches (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT));
+  g_clear_error (&error);
   t = g_thread_new ("later", send_later, e);
-  got = udg_endpoint_recv_packet (e, -1, NULL, NULL);
+  got = udg_endpoint_recv_packet (e, UDG_TIMEOUT_INFINITE, NULL, NULL);
   ck_assert_str_eq (got, "later");
   udg_endpoint_free_packet (e, got);
   g_thread_join (t);
@@ -333,7 +348,7 @@ recv_thread (gpointer data)
 START_TEST (test_close_while_waiting)
 {
   g_autoptr(UdgEndpoint) e = connect_endpoint ();
-  Recv r = { e, -1, NULL, NULL, 0 };
+  Recv r = { e, UDG_TIMEOUT_INFINITE, NULL, NULL, 0 };
   GThread *t = g_thread_new ("recv", recv_thread, &r);
   gint64 t0;
 

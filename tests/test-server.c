@@ -516,7 +516,7 @@ tick (gpointer server)
 static gboolean
 timer_init (UdgExitStack *stack, UdgServer *server, gpointer data, GError **error)
 {
-  udg_server_add_timeout (server, 10, tick, server, NULL);
+  udg_server_add_timeout (server, 0.01, tick, server, NULL);
   return TRUE;
 }
 
@@ -558,7 +558,7 @@ static gboolean
 var_init (UdgExitStack *stack, UdgServer *server, gpointer data, GError **error)
 {
   udg_context_var_set (init_var, g_strdup ("from service_init"));
-  udg_server_add_timeout (server, 1, var_tick, server, NULL);
+  udg_server_add_timeout (server, 0.001, var_tick, server, NULL);
   return TRUE;
 }
 

@@ -34,6 +34,10 @@ done
 "$udgram" nosuch 2>/dev/null; [ $? -eq 2 ] || fail "unknown command is not exit 2"
 "$udgram" send 2>/dev/null; [ $? -eq 2 ] || fail "send without arguments is not exit 2"
 "$udgram" send "$tmp/nobody.sock" hi 2>"$tmp/err"; [ $? -eq 1 ] || fail "send to nobody is not exit 1"
+# One timeout convention: seconds, inf for ever; NaN and negative are usage errors.
+for bad in nan -1 -0.5; do
+  "$udgram" send --timeout=$bad "$tmp/nobody.sock" hi 2>/dev/null; [ $? -eq 2 ] || fail "send --timeout=$bad is not exit 2"
+done
 grep -q "cannot reach" "$tmp/err" || fail "no clear message for a missing server"
 echo "ok: help and exit codes"
 

@@ -16,6 +16,7 @@
 #include <locale.h>
 #include <pthread.h>
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,7 +496,7 @@ cmd_send (int argc, char **argv)
   static gchar **fd_files = NULL;
   static gchar *bind_path = NULL;
   static GOptionEntry entries[] = {
-    { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout, "seconds to wait for each reply (default 2)", "SECONDS" },
+    { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout, "seconds to wait for each reply (default 2; inf: for ever)", "SECONDS" },
     { "no-reply", 'n', 0, G_OPTION_ARG_NONE, &no_reply, "do not wait for replies", NULL },
     { "fd", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &fd_files, "send FILE, opened for reading, with each message (SCM_RIGHTS)", "FILE" },
     { "bind", 'b', 0, G_OPTION_ARG_FILENAME, &bind_path, "bind to PATH (default: an autobound abstract name)", "PATH" },
@@ -518,6 +519,12 @@ cmd_send (int argc, char **argv)
   if (!g_option_context_parse (context, &argc, &argv, &error) || argc < 3)
     {
       g_printerr ("udgram send: %s\n", error != NULL ? error->message : "PATH and at least one MESSAGE are needed");
+      return EXIT_USAGE;
+    }
+  /* The library's convention: seconds, 0 for one try, inf for ever. */
+  if (isnan (timeout) || timeout < 0)
+    {
+      g_printerr ("udgram send: --timeout takes a number of seconds, 0 or more, or inf to wait for ever\n");
       return EXIT_USAGE;
     }
   protocol = build_protocol (&error);

@@ -45,7 +45,19 @@ typedef gboolean (*UdgRecvAncillaryFunc) (gconstpointer   control,
 /**
  * UDG_TIMEOUT_INFINITE:
  *
- * A timeout that never expires, for #UdgRecvParams.
+ * A timeout that never expires.
+ *
+ * Every timeout and interval of udgram follows one convention: a #gdouble
+ * number of seconds (fractions allowed); 0 means "do not wait" (take what
+ * is there, try once); %UDG_TIMEOUT_INFINITE waits for ever; a negative or
+ * NaN value is refused (%UDG_ERROR_INVALID_ARGUMENT where the call has a
+ * #GError, a critical warning otherwise).  So: #UdgRecvParams.timeout,
+ * udg_endpoint_send_packet(), udg_endpoint_recv_packet(),
+ * udg_server_wait_serving(), udg_server_options_set_send_timeout(),
+ * udg_server_add_timeout(), and `udgram send --timeout` (where `inf` waits
+ * for ever and `nan` or a negative value is a usage error).  A timeout that
+ * expires is %UDG_ERROR_TIMED_OUT: "No datagram arrived before the timeout"
+ * for receives.
  */
 #define UDG_TIMEOUT_INFINITE ((gdouble) INFINITY)
 

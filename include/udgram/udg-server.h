@@ -239,7 +239,7 @@ guint         udg_server_add_timeout_seconds  (UdgServer              *server,
                                                GDestroyNotify          notify);
 UDG_AVAILABLE_IN_0_1
 guint         udg_server_add_timeout          (UdgServer              *server,
-                                               guint                   interval_ms,
+                                               gdouble                 seconds,
                                                GSourceFunc             function,
                                                gpointer                data,
                                                GDestroyNotify          notify);
