@@ -150,6 +150,19 @@ got=$(timeout 10 "$udgram" send --bind="$long_client" "$long_server" bound) || f
 kill -INT $long_pid; wait $long_pid
 echo "ok: serve, send and send --bind with 108-byte paths"
 
+# "serving at" (and "listening at") come once the server serves: SIGTERM
+# at once after the line is a clean stop, never the default action.
+for round in 1 2 3 4 5; do
+  start_bg "$tmp/quick.out" "serving at" "$udgram" serve "$tmp/quick.sock"
+  kill -TERM $pid; wait $pid; rc=$?
+  [ $rc -eq 0 ] || fail "serve exited $rc on a SIGTERM right after its ready line (round $round)"
+  [ ! -e "$tmp/quick.sock" ] || fail "serve left its socket after an early SIGTERM"
+  start_bg "$tmp/quickl.out" "listening at" "$udgram" listen "$tmp/quickl.sock"
+  kill -TERM $pid; wait $pid; rc=$?
+  [ $rc -eq 0 ] || fail "listen exited $rc on a SIGTERM right after its ready line (round $round)"
+done
+echo "ok: serve and listen handle SIGTERM from the moment they say where they serve"
+
 # A connected peer that never reads: its replies are refused, counted in the
 # statistics printed on SIGUSR1 and at exit, and the others are served.
 # (No timeout(1) in front: it would not pass SIGUSR1 on.)

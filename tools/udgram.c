@@ -258,14 +258,34 @@ on_sigusr1 (gpointer server)
   return G_SOURCE_CONTINUE;
 }
 
+/* The line saying where the server serves ("udgram: serving at PATH"),
+ * and where it goes: printed once it serves, so that whoever waits for it
+ * may signal the server at once (SIGTERM is handled by then). */
+static const gchar *ready_verb = "serving";
+static FILE *ready_stream;
+
 static gboolean
-stats_on_sigusr1 (UdgExitStack *stack, UdgServer *server, gpointer user_data, GError **error)
+announce_ready (gpointer server)
+{
+  g_autoptr(GPtrArray) addresses = udg_server_get_addresses (server);
+  g_autofree gchar *where =
+    addresses->len > 0 ? udg_address_to_string (g_ptr_array_index (addresses, 0)) : g_strdup ("?");
+
+  fprintf (ready_stream != NULL ? ready_stream : stdout, "udgram: %s at %s\n", ready_verb, where);
+  fflush (ready_stream != NULL ? ready_stream : stdout);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+tool_service_init (UdgExitStack *stack, UdgServer *server, gpointer user_data, GError **error)
 {
   GSource *source = g_unix_signal_source_new (SIGUSR1);
 
   g_source_set_callback (source, on_sigusr1, server, NULL);
   g_source_attach (source, udg_server_get_main_context (server));
   udg_exit_stack_push_source (stack, source);
+  /* Runs at the loop's first iteration: the server serves by then. */
+  udg_server_add_timeout (server, 0, announce_ready, server, NULL);
   return TRUE;
 }
 
@@ -378,14 +398,13 @@ cmd_serve (int argc, char **argv)
     { "ancillary", 0, 0, G_OPTION_ARG_NONE, &ancillary, "receive control messages (descriptors are closed)", NULL },
     { NULL }
   };
-  static const UdgHandlerFuncs funcs = { .service_init = stats_on_sigusr1, .handle = serve_handle };
+  static const UdgHandlerFuncs funcs = { .service_init = tool_service_init, .handle = serve_handle };
   g_autoptr(GOptionContext) context = g_option_context_new ("[PATH] - a ready-made echo server");
   g_autoptr(GError) error = NULL;
   g_autoptr(UdgProtocol) protocol = NULL;
   g_autoptr(UdgServerOptions) options = udg_server_options_new ();
   g_autoptr(UdgServer) server = NULL;
   g_autofree gchar *path = NULL;
-  g_autofree gchar *where = NULL;
 
   (void) echo; /* the default: --echo is there to say it */
   g_option_context_add_main_entries (context, entries, NULL);
@@ -472,9 +491,8 @@ cmd_serve (int argc, char **argv)
         g_printerr ("udgram serve: %s\n", error->message);
       return EXIT_FAILURE;
     }
-  where = where_of (server);
-  printf ("udgram: serving at %s\n", where);
-  fflush (stdout);
+  ready_verb = "serving";
+  ready_stream = stdout;
   if (!udg_server_serve_forever (server, &error))
     {
       g_printerr ("udgram serve: %s\n", error->message);
@@ -704,7 +722,7 @@ cmd_listen (int argc, char **argv)
     { "json", 'j', 0, G_OPTION_ARG_NONE, &listen_json, "print one JSON object per datagram", NULL },
     { NULL }
   };
-  static const UdgHandlerFuncs funcs = { .service_init = stats_on_sigusr1, .handle = listen_handle };
+  static const UdgHandlerFuncs funcs = { .service_init = tool_service_init, .handle = listen_handle };
   g_autoptr(GOptionContext) context = g_option_context_new ("[PATH] - print every datagram received");
   g_autoptr(GError) error = NULL;
   g_autoptr(UdgSerializer) bytes = udg_bytes_serializer_new ();
@@ -712,7 +730,6 @@ cmd_listen (int argc, char **argv)
   g_autoptr(UdgServerOptions) options = udg_server_options_new ();
   g_autoptr(UdgServer) server = NULL;
   g_autofree gchar *path = NULL;
-  g_autofree gchar *where = NULL;
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context,
@@ -733,8 +750,8 @@ cmd_listen (int argc, char **argv)
       g_printerr ("udgram listen: %s\n", error->message);
       return EXIT_FAILURE;
     }
-  where = where_of (server);
-  g_printerr ("udgram: listening at %s\n", where);
+  ready_verb = "listening";
+  ready_stream = stderr;
   if (!udg_server_serve_forever (server, &error))
     {
       g_printerr ("udgram listen: %s\n", error->message);
