@@ -23,6 +23,23 @@ expected=$(printf 'hello\ntwo words')
 [ ! -e "$tmp/echo.sock" ] || { echo "FAIL: socket file left behind"; exit 1; }
 echo "ok: echo pair"
 
+# The same server with the UdgEndpoint client.
+timeout --foreground 30 "$builddir/examples/echo-server" "$tmp/echo2.sock" >"$tmp/out2" 2>"$tmp/err2" &
+pid=$!
+i=0
+while ! grep -q '^ready ' "$tmp/out2" 2>/dev/null; do
+  i=$((i + 1)); [ $i -gt 500 ] && { echo "FAIL: echo-server did not start"; cat "$tmp/err2"; exit 1; }
+  sleep 0.01
+done
+got=$(timeout 10 "$builddir/examples/endpoint-client" "$tmp/echo2.sock" hello "two words")
+kill -INT $pid
+wait $pid; rc=$?
+[ "$got" = "$expected" ] || { echo "FAIL: endpoint-client printed '$got'"; exit 1; }
+[ $rc -eq 0 ] || { echo "FAIL: echo-server exited $rc"; exit 1; }
+timeout 10 "$builddir/examples/endpoint-client" "$tmp/echo2.sock" nobody 2>"$tmp/err3"; rc=$?
+[ $rc -eq 1 ] && grep -q "endpoint-client: Unable to connect" "$tmp/err3" || { echo "FAIL: endpoint-client to nobody: $rc"; cat "$tmp/err3"; exit 1; }
+echo "ok: echo-server with the UdgEndpoint client"
+
 # The protocol examples print their exchanges.
 check_output () {
   name=$1; expected=$2

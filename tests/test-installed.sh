@@ -31,3 +31,24 @@ ${CC:-cc} ${SANITIZER_CFLAGS:-} -o "$tmp/hello" "$tmp/hello.c" $flags ${SANITIZE
 out=$(LD_LIBRARY_PATH="$root$libdir" "$tmp/hello") || exit 1
 [ "$out" = "@hello 1" ] || { echo "FAIL: printed '$out'"; exit 1; }
 echo "ok: installed headers, pkg-config and library work ($flags)"
+
+# The API reference, installed whenever configure found gtk-doc, documents
+# what a new user looks for first; the examples are installed for reading.
+datadir=$(make -s -C "$builddir" --no-print-directory print-datadir 2>/dev/null)
+[ -n "$datadir" ] || datadir="$prefix/share"
+if grep -q '^S\["ENABLE_GTK_DOC_TRUE"\]=""' "$builddir/config.status"; then
+  html="$root$datadir/gtk-doc/html/udgram-1"
+  [ -f "$html/index.html" ] || { echo "FAIL: no API reference installed in $html"; exit 1; }
+  for sym in udg_endpoint_new udg_context_var_new udg_exit_stack_push udg_server_options_set_notify; do
+    anchor=$(echo "$sym" | tr _ -)
+    grep -q "name=\"$anchor\"" "$html"/*.html || { echo "FAIL: the installed reference does not document $sym"; exit 1; }
+  done
+  echo "ok: the API reference is installed ($(ls "$html"/*.html | wc -l) pages) and documents udg_endpoint_new, udg_context_var_new, udg_exit_stack_push"
+else
+  echo "SKIP: configured without gtk-doc: no API reference to check"
+fi
+docdir="$root$datadir/doc/udgram"
+for f in README echo-server.c endpoint-client.c context-vars.c example-run.h; do
+  [ -f "$docdir/examples/$f" ] || { echo "FAIL: examples/$f is not installed in $docdir/examples"; exit 1; }
+done
+echo "ok: the examples are installed in $datadir/doc/udgram/examples"
