@@ -34,7 +34,8 @@ echo "ok: installed headers, pkg-config and library work ($flags)"
 
 # The API reference, installed whenever configure found gtk-doc, documents
 # what a new user looks for first; the examples are installed for reading.
-datadir=$(make -s -C "$builddir" --no-print-directory print-datadir 2>/dev/null)
+datarootdir=$(sed -n 's/^datarootdir = //p' "$builddir/Makefile" | sed "s|\${prefix}|$prefix|")
+datadir=$(sed -n 's/^datadir = //p' "$builddir/Makefile" | sed "s|\${datarootdir}|$datarootdir|;s|\${prefix}|$prefix|")
 [ -n "$datadir" ] || datadir="$prefix/share"
 if grep -q '^S\["ENABLE_GTK_DOC_TRUE"\]=""' "$builddir/config.status"; then
   html="$root$datadir/gtk-doc/html/udgram-1"
