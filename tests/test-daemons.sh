@@ -19,15 +19,7 @@ wait_for () {
     sleep 0.01
   done
 }
-# Waits at most $2 seconds for our child $1 to exit; sets $status.
-wait_exit () {
-  i=0
-  while kill -0 "$1" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt $(($2 * 100)) ] && { kill -KILL "$1"; wait "$1"; status=137; return; }
-    sleep 0.01
-  done
-  wait "$1"; status=$?
-}
+. "${top_srcdir:-.}/tests/wait-exit.sh"
 
 # --- notify-monitor + systemd-notify ------------------------------------------------
 if command -v systemd-notify >/dev/null 2>&1; then

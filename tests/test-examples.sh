@@ -4,41 +4,34 @@ set -u
 builddir=${top_builddir:-.}
 tmp=$(mktemp -d /tmp/udge-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+# The echo server with CLIENT (echo-client: POSIX sockets; endpoint-client:
+# UdgEndpoint): both print the replies, the server stops cleanly on SIGINT.
 # --foreground: timeout passes our signal to the server only; otherwise it
 # sends it again to its process group, and a second SIGINT arriving after
 # the server restored the default action kills it (exit 130).
-timeout --foreground 30 "$builddir/examples/echo-server" "$tmp/echo.sock" >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-i=0
-while ! grep -q '^ready ' "$tmp/out" 2>/dev/null; do
-  i=$((i + 1)); [ $i -gt 500 ] && { echo "FAIL: echo-server did not start"; cat "$tmp/err"; exit 1; }
-  sleep 0.01
-done
-got=$(timeout 10 "$builddir/examples/echo-client" "$tmp/echo.sock" hello "two words")
-kill -INT $pid
-wait $pid; rc=$?
-expected=$(printf 'hello\ntwo words')
-[ "$got" = "$expected" ] || { echo "FAIL: echo-client printed '$got'"; exit 1; }
-[ $rc -eq 0 ] || { echo "FAIL: echo-server exited $rc"; exit 1; }
-[ ! -e "$tmp/echo.sock" ] || { echo "FAIL: socket file left behind"; exit 1; }
-echo "ok: echo pair"
-
-# The same server with the UdgEndpoint client.
-timeout --foreground 30 "$builddir/examples/echo-server" "$tmp/echo2.sock" >"$tmp/out2" 2>"$tmp/err2" &
-pid=$!
-i=0
-while ! grep -q '^ready ' "$tmp/out2" 2>/dev/null; do
-  i=$((i + 1)); [ $i -gt 500 ] && { echo "FAIL: echo-server did not start"; cat "$tmp/err2"; exit 1; }
-  sleep 0.01
-done
-got=$(timeout 10 "$builddir/examples/endpoint-client" "$tmp/echo2.sock" hello "two words")
-kill -INT $pid
-wait $pid; rc=$?
-[ "$got" = "$expected" ] || { echo "FAIL: endpoint-client printed '$got'"; exit 1; }
-[ $rc -eq 0 ] || { echo "FAIL: echo-server exited $rc"; exit 1; }
-timeout 10 "$builddir/examples/endpoint-client" "$tmp/echo2.sock" nobody 2>"$tmp/err3"; rc=$?
+echo_pair () {
+  client=$1; sock="$tmp/$client.sock"
+  timeout --foreground 30 "$builddir/examples/echo-server" "$sock" >"$tmp/$client.out" 2>"$tmp/$client.err" &
+  pid=$!
+  i=0
+  while ! grep -q '^ready ' "$tmp/$client.out" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 500 ] && { echo "FAIL: echo-server did not start"; cat "$tmp/$client.err"; exit 1; }
+    sleep 0.01
+  done
+  got=$(timeout 10 "$builddir/examples/$client" "$sock" hello "two words")
+  kill -INT $pid
+  wait $pid; rc=$?
+  expected=$(printf 'hello\ntwo words')
+  [ "$got" = "$expected" ] || { echo "FAIL: $client printed '$got'"; exit 1; }
+  [ $rc -eq 0 ] || { echo "FAIL: echo-server exited $rc"; exit 1; }
+  [ ! -e "$sock" ] || { echo "FAIL: socket file left behind"; exit 1; }
+  echo "ok: echo-server with $client"
+}
+echo_pair echo-client
+echo_pair endpoint-client
+timeout 10 "$builddir/examples/endpoint-client" "$tmp/nobody.sock" nobody 2>"$tmp/err3"; rc=$?
 [ $rc -eq 1 ] && grep -q "endpoint-client: Unable to connect" "$tmp/err3" || { echo "FAIL: endpoint-client to nobody: $rc"; cat "$tmp/err3"; exit 1; }
-echo "ok: echo-server with the UdgEndpoint client"
+echo "ok: endpoint-client to no server: exit 1, and says so"
 
 # The protocol examples print their exchanges.
 check_output () {
