@@ -44,7 +44,6 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* What the kernel charges for a datagram beyond its bytes (the sk_buff
@@ -134,7 +133,6 @@ udg_send_budget_setup (UdgServer *server, gint fd)
   g_autofree gchar *text = NULL;
   struct timeval tv = { 0 };
   gdouble timeout = server->options.send_timeout;
-  struct stat st;
   gint size = 0;
   socklen_t len = sizeof size;
 
@@ -162,7 +160,6 @@ udg_send_budget_setup (UdgServer *server, gint fd)
     size = 212992;
   budget->sndbuf = (guint64) size;
   budget->fd = fd;
-  budget->ino = fstat (fd, &st) == 0 ? (guint32) st.st_ino : 0;
   budget->diag = 0;
   budget->snapshot_time = 0;
   budget->snapshot_cost = 0;
@@ -476,6 +473,41 @@ warn_refused (UdgServer *server, const UdgAddress *peer, const PeerDebt *d, guin
              who, outq, server->budget.sndbuf);
 }
 
+/* @peer's entry, made if there is none, with the lock held. */
+static PeerDebt *
+lookup_or_add_locked (UdgSendBudget *budget, const UdgAddress *peer)
+{
+  PeerDebt *d = g_hash_table_lookup (budget->peers, peer);
+
+  if (d == NULL)
+    {
+      d = g_new0 (PeerDebt, 1);
+      d->gen = budget->gen;
+      g_hash_table_insert (budget->peers, udg_address_dup (peer), d);
+    }
+  return d;
+}
+
+/* Rule 1 lets much go unlooked at; the table must not grow with every peer
+ * ever met.  A snapshot forgets the peers gone or seen empty; without
+ * sock_diag, the ones within their free share are forgotten. */
+static void
+prune_locked (UdgSendBudget *budget)
+{
+  refresh_locked (budget, g_get_monotonic_time (), TRUE);
+  if (budget->diag < 0)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, budget->peers);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (debt_total (value) <= budget->sndbuf / UDG_PEER_FREE_SHARE)
+          g_hash_table_iter_remove (&iter);
+    }
+  budget->prune_at = MAX (PRUNE_MIN, 2 * g_hash_table_size (budget->peers));
+}
+
 /* Asks to send @len bytes to @peer: TRUE (and charged) when it may go,
  * FALSE with UDG_ERROR_WOULD_BLOCK when the peer is found not reading. */
 gboolean
@@ -489,36 +521,11 @@ udg_send_budget_charge (UdgServer *server, const UdgAddress *peer, gsize len, GE
   gboolean warn = FALSE;
 
   pthread_mutex_lock (&budget->lock);
-  d = g_hash_table_lookup (budget->peers, peer);
-  if (d == NULL)
+  d = lookup_or_add_locked (budget, peer);
+  if (g_hash_table_size (budget->peers) > budget->prune_at)
     {
-      d = g_new0 (PeerDebt, 1);
-      d->gen = budget->gen;
-      g_hash_table_insert (budget->peers, udg_address_dup (peer), d);
-      if (g_hash_table_size (budget->peers) > budget->prune_at)
-        {
-          /* Rule 1 allows much; the table must not grow with every peer
-           * ever met.  A snapshot forgets the ones gone or read. */
-          refresh_locked (budget, g_get_monotonic_time (), TRUE);
-          if (budget->diag < 0)
-            {
-              GHashTableIter iter;
-              gpointer value;
-
-              g_hash_table_iter_init (&iter, budget->peers);
-              while (g_hash_table_iter_next (&iter, NULL, &value))
-                if (debt_total (value) <= budget->sndbuf / UDG_PEER_FREE_SHARE)
-                  g_hash_table_iter_remove (&iter);
-            }
-          budget->prune_at = MAX (PRUNE_MIN, 2 * g_hash_table_size (budget->peers));
-          d = g_hash_table_lookup (budget->peers, peer);
-          if (d == NULL)
-            {
-              d = g_new0 (PeerDebt, 1);
-              d->gen = budget->gen;
-              g_hash_table_insert (budget->peers, udg_address_dup (peer), d);
-            }
-        }
+      prune_locked (budget);
+      d = lookup_or_add_locked (budget, peer);
     }
   if (debt_total (d) + cost > budget->sndbuf / UDG_PEER_FREE_SHARE)
     {
@@ -528,14 +535,8 @@ udg_send_budget_charge (UdgServer *server, const UdgAddress *peer, gsize len, GE
         {
           now = g_get_monotonic_time ();
           refresh_locked (budget, now, FALSE);
-          /* The snapshot may have forgotten it: what it says is then ours. */
-          d = g_hash_table_lookup (budget->peers, peer);
-          if (d == NULL)
-            {
-              d = g_new0 (PeerDebt, 1);
-              d->gen = budget->gen;
-              g_hash_table_insert (budget->peers, udg_address_dup (peer), d);
-            }
+          /* The snapshot may have forgotten it (read, or gone): anew. */
+          d = lookup_or_add_locked (budget, peer);
           if (refuse_locked (budget, d, cost, outq, now))
             {
               warn = !d->warned && now - budget->last_warning >= WARNING_INTERVAL_USEC;

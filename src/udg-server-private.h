@@ -166,7 +166,6 @@ typedef struct
                                      * held by its peers not seen empty */
   guint64 sndbuf;                   /* SO_SNDBUF as the kernel applies it */
   gint fd;
-  guint32 ino;
   gint diag;                        /* sock_diag: 1 works, -1 not, 0 untried */
   guint gen;                        /* snapshots begun */
   gboolean snapshotting;
