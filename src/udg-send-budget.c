@@ -56,7 +56,7 @@
 #define WARNING_INTERVAL_USEC (10 * G_USEC_PER_SEC)
 /* Threads waiting in the kernel for slow peers at once: a quarter of the
  * pool, at least one and at most this. */
-#define SENDERS_WAITING_MAX 64
+#define SENDERS_WAITING_MAX 16
 /* The table is pruned when it grows past this size, then twice its size. */
 #define PRUNE_MIN 1024
 

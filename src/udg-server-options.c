@@ -354,7 +354,7 @@ udg_server_options_set_allowed_uids (UdgServerOptions *options,
  *   default) before failing with %UDG_ERROR_WOULD_BLOCK; 0 fails at once
  *
  * The kernel does the waiting (the socket's SO_SNDTIMEO), woken when the
- * peer reads.  At most a quarter of max_threads (at least one, at most 64)
+ * peer reads.  At most a quarter of max_threads (at least one, at most 16)
  * wait so at once; a reply that finds them all taken fails at once.  A
  * reply to a peer found not reading its replies at all never waits.
  *

@@ -61,6 +61,18 @@ while time.time() < deadline:
         except socket.timeout:
             print(f"hostile-sender: __ping__ unanswered after {sent} datagrams", flush=True)
             sys.exit(1)
+# Last, a valid request from every bound sender: a handler that answered a
+# malformed datagram waits for the client's next one (as EasyNetwork's test
+# handler does, for ever); this ends those conversations, so that what the
+# server still holds afterwards is a leak, not a waiting handler.
+for s in senders:
+    if s.getsockname():
+        s.setblocking(True)
+        s.settimeout(5)
+        try:
+            s.sendto(b"bye", path)
+        except OSError:
+            pass
 os.close(r)
 os.close(w)
 print(f"hostile-sender: {sent} datagrams in {seconds:.0f} s, {pings} pings answered", flush=True)
