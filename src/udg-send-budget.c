@@ -172,12 +172,15 @@ udg_send_budget_setup (UdgServer *server, gint fd)
 
 /* --- snapshots ----------------------------------------------------------------- */
 
+/* The kernel's netlink macros cast char pointers (which -Wcast-align
+ * refuses) and mix signed lengths: the messages and their attributes are
+ * walked here with byte offsets, each header read through a gconstpointer. */
 static void
-parse_diag_message (struct nlmsghdr *h, GHashTable *sockets)
+parse_diag_message (const struct nlmsghdr *h, GHashTable *sockets)
 {
-  struct unix_diag_msg *m = NLMSG_DATA (h);
-  struct rtattr *a;
-  gint left;
+  const struct unix_diag_msg *m = NLMSG_DATA (h);
+  const guint8 *p;
+  gsize left;
   const guint8 *name = NULL;
   gsize name_len = 0;
   DiagEntry entry = { 0 };
@@ -185,34 +188,51 @@ parse_diag_message (struct nlmsghdr *h, GHashTable *sockets)
 
   if (h->nlmsg_len < NLMSG_LENGTH (sizeof *m) || m->udiag_type != SOCK_DGRAM)
     return;
-  a = (struct rtattr *) (m + 1);
-  left = (gint) (h->nlmsg_len - NLMSG_LENGTH (sizeof *m));
-  for (; RTA_OK (a, left); a = RTA_NEXT (a, left))
-    switch (a->rta_type)
-      {
-      case UNIX_DIAG_NAME:
-        name = RTA_DATA (a);
-        name_len = RTA_PAYLOAD (a);
-        break;
-      case UNIX_DIAG_RQLEN:
-        if (RTA_PAYLOAD (a) >= (gint) sizeof (struct unix_diag_rqlen))
-          {
-            const struct unix_diag_rqlen *rq = RTA_DATA (a);
+  p = (const guint8 *) (m + 1);
+  left = h->nlmsg_len - NLMSG_LENGTH (sizeof *m);
+  while (left >= sizeof (struct rtattr))
+    {
+      const struct rtattr *a = (gconstpointer) p;
+      const guint8 *data = p + RTA_LENGTH (0);
+      gsize len = a->rta_len, payload;
 
-            entry.nonempty = rq->udiag_rqueue > 0;
-            have_rqlen = TRUE;
-          }
+      if (len < RTA_LENGTH (0) || len > left)
         break;
-      case UNIX_DIAG_UID:
-        if (RTA_PAYLOAD (a) >= (gint) sizeof (guint32))
-          {
-            entry.uid = *(const guint32 *) RTA_DATA (a);
-            entry.has_uid = TRUE;
-          }
+      payload = len - RTA_LENGTH (0);
+      switch (a->rta_type)
+        {
+        case UNIX_DIAG_NAME:
+          name = data;
+          name_len = payload;
+          break;
+        case UNIX_DIAG_RQLEN:
+          if (payload >= sizeof (struct unix_diag_rqlen))
+            {
+              struct unix_diag_rqlen rq;
+
+              memcpy (&rq, data, sizeof rq);
+              entry.nonempty = rq.udiag_rqueue > 0;
+              have_rqlen = TRUE;
+            }
+          break;
+        case UNIX_DIAG_UID:
+          if (payload >= sizeof (guint32))
+            {
+              guint32 uid;
+
+              memcpy (&uid, data, sizeof uid);
+              entry.uid = uid;
+              entry.has_uid = TRUE;
+            }
+          break;
+        default:
+          break;
+        }
+      if (RTA_ALIGN (len) >= left)
         break;
-      default:
-        break;
-      }
+      p += RTA_ALIGN (len);
+      left -= RTA_ALIGN (len);
+    }
   if (name != NULL && name_len > 0 && name_len <= UDG_ADDRESS_MAX && have_rqlen)
     {
       struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -275,16 +295,19 @@ take_snapshot (GHashTable *sockets)
   for (;;)
     {
       ssize_t n = recv (fd, buf, bufsize, 0);
-      struct nlmsghdr *h = (struct nlmsghdr *) buf;
-      gint left = (gint) n;
+      gsize off = 0;
       gboolean more = TRUE;
 
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         break;
-      for (; more && NLMSG_OK (h, left); h = NLMSG_NEXT (h, left))
+      while (more && off + sizeof (struct nlmsghdr) <= (gsize) n)
         {
+          const struct nlmsghdr *h = (gconstpointer) (buf + off);
+
+          if (h->nlmsg_len < sizeof *h || h->nlmsg_len > (gsize) n - off)
+            break; /* malformed: the dump is not complete */
           if (h->nlmsg_flags & NLM_F_DUMP_INTR)
             more = FALSE;
           else if (h->nlmsg_type == NLMSG_DONE)
@@ -303,8 +326,9 @@ take_snapshot (GHashTable *sockets)
             }
           else if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
             parse_diag_message (h, sockets);
+          off += NLMSG_ALIGN (h->nlmsg_len);
         }
-      if (!more || left != 0)
+      if (!more || off < (gsize) n)
         break;
     }
   close (fd);
