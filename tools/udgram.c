@@ -258,6 +258,24 @@ on_sigusr1 (gpointer server)
   return G_SOURCE_CONTINUE;
 }
 
+static gchar *
+default_path (void)
+{
+  const gchar *runtime = g_getenv ("XDG_RUNTIME_DIR");
+
+  if (runtime != NULL && g_file_test (runtime, G_FILE_TEST_IS_DIR))
+    return g_build_filename (runtime, "udgram.sock", NULL);
+  return g_strdup ("./udgram.sock");
+}
+
+static gchar *
+where_of (UdgServer *server)
+{
+  g_autoptr(GPtrArray) addresses = udg_server_get_addresses (server);
+
+  return addresses->len > 0 ? udg_address_to_string (g_ptr_array_index (addresses, 0)) : g_strdup ("?");
+}
+
 /* The line saying where the server serves ("udgram: serving at PATH"),
  * and where it goes: printed once it serves, so that whoever waits for it
  * may signal the server at once (SIGTERM is handled by then). */
@@ -267,9 +285,7 @@ static FILE *ready_stream;
 static gboolean
 announce_ready (gpointer server)
 {
-  g_autoptr(GPtrArray) addresses = udg_server_get_addresses (server);
-  g_autofree gchar *where =
-    addresses->len > 0 ? udg_address_to_string (g_ptr_array_index (addresses, 0)) : g_strdup ("?");
+  g_autofree gchar *where = where_of (server);
 
   fprintf (ready_stream != NULL ? ready_stream : stdout, "udgram: %s at %s\n", ready_verb, where);
   fflush (ready_stream != NULL ? ready_stream : stdout);
@@ -287,24 +303,6 @@ tool_service_init (UdgExitStack *stack, UdgServer *server, gpointer user_data, G
   /* Runs at the loop's first iteration: the server serves by then. */
   udg_server_add_timeout (server, 0, announce_ready, server, NULL);
   return TRUE;
-}
-
-static gchar *
-default_path (void)
-{
-  const gchar *runtime = g_getenv ("XDG_RUNTIME_DIR");
-
-  if (runtime != NULL && g_file_test (runtime, G_FILE_TEST_IS_DIR))
-    return g_build_filename (runtime, "udgram.sock", NULL);
-  return g_strdup ("./udgram.sock");
-}
-
-static gchar *
-where_of (UdgServer *server)
-{
-  g_autoptr(GPtrArray) addresses = udg_server_get_addresses (server);
-
-  return addresses->len > 0 ? udg_address_to_string (g_ptr_array_index (addresses, 0)) : g_strdup ("?");
 }
 
 /* --- serve ------------------------------------------------------------------ */
