@@ -456,6 +456,9 @@ run_load (const char *server_path, pid_t server_pid, guint n_clients, gsize size
             {
               guint64 seq;
 
+              /* The time of this reply: the request it answers may have
+               * been sent in this same pass, after the epoll_wait(). */
+              now = g_get_monotonic_time ();
               memcpy (&seq, buf, sizeof seq);
               if (seq != c->seq)
                 continue; /* a late reply to a re-sent request */
