@@ -202,6 +202,16 @@ done
 for proto in msgpack cbor; do grep -q "^\.B $proto\$" "$man" || fail "udgram(1) does not name --protocol=$proto"; done
 echo "ok: every command's --help exits 0 and its options are all in udgram(1)"
 
+# listen prints every byte of a payload, escaped, a NUL included.
+start_bg "$tmp/lb.out" "listening at" timeout 60 "$udgram" listen "$tmp/lb.sock"
+lb_pid=$pid
+timeout 10 python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"a\x00b\n\xe9\\z", sys.argv[1])' "$tmp/lb.sock"
+i=0; while ! grep -q "7 bytes" "$tmp/lb.out"; do
+  i=$((i + 1)); [ $i -gt 500 ] && { cat "$tmp/lb.out"; fail "listen printed nothing"; }; sleep 0.01; done
+kill -INT $lb_pid; wait $lb_pid
+grep -qF '7 bytes: a\000b\n\351\\z' "$tmp/lb.out" || { cat "$tmp/lb.out"; fail "listen did not print the whole payload escaped"; }
+echo "ok: listen prints every byte of a payload, escaped, a NUL included"
+
 # listen --json keeps a binary payload, base64-encoded, and says so.
 start_bg "$tmp/lj.out" "listening\|serving\|at " timeout 60 "$udgram" listen --json "$tmp/lj.sock"
 lj_pid=$pid

@@ -618,6 +618,46 @@ cmd_send (int argc, char **argv)
 /* --- listen ----------------------------------------------------------------- */
 
 static gboolean listen_json = FALSE;
+
+/* @len bytes as a C string literal would spell them: printable ASCII as it
+ * is, the rest escaped (\n, \t, \r, \\, \", else octal), so that a NUL
+ * or a newline in a payload shows and the line stays one line
+ * (g_strescape() stops at the first NUL). */
+static gchar *
+escape_bytes (const gchar *data, gsize len)
+{
+  GString *out = g_string_sized_new (len + 1);
+
+  for (gsize i = 0; i < len; i++)
+    {
+      guchar c = (guchar) data[i];
+
+      switch (c)
+        {
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '\t':
+          g_string_append (out, "\\t");
+          break;
+        case '\r':
+          g_string_append (out, "\\r");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        default:
+          if (c >= 0x20 && c < 0x7f)
+            g_string_append_c (out, (gchar) c);
+          else
+            g_string_append_printf (out, "\\%03o", c);
+        }
+    }
+  return g_string_free (out, FALSE);
+}
 static GMutex print_lock;
 
 static gboolean
@@ -697,7 +737,7 @@ listen_handle (UdgClient *client, gpointer user_data, GError **error)
     }
   else
     {
-      g_autofree gchar *escaped = g_strescape (text, NULL);
+      g_autofree gchar *escaped = escape_bytes (text, len);
 
       printf ("from %s, %zu bytes", who, len);
       if (has_creds)
