@@ -593,15 +593,6 @@ close_cmsg_fds (int level, int type, const guint8 *data, gsize len, gpointer use
     }
 }
 
-static void
-count_cmsg_fds (int level, int type, const guint8 *data, gsize len, gpointer user_data)
-{
-  guint *count = user_data;
-
-  if (level == SOL_SOCKET && type == SCM_RIGHTS)
-    *count += len / sizeof (gint);
-}
-
 /**
  * udg_ancillary_close_control_fds:
  * @control: (array length=control_len) (nullable): control data from
@@ -624,18 +615,6 @@ udg_ancillary_close_control_fds (gconstpointer control,
   if (control == NULL || control_len == 0)
     return 0;
   walk_control (control, control_len, close_cmsg_fds, &count);
-  return count;
-}
-
-guint
-udg_ancillary_count_control_fds (gconstpointer control,
-                                 gsize         control_len)
-{
-  guint count = 0;
-
-  if (control == NULL || control_len == 0)
-    return 0;
-  walk_control (control, control_len, count_cmsg_fds, &count);
   return count;
 }
 

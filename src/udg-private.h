@@ -117,8 +117,6 @@ G_GNUC_INTERNAL UdgContext *udg_context_push (UdgContext *context);
 G_GNUC_INTERNAL void udg_context_pop (UdgContext *previous);
 
 /* Ancillary internals. */
-G_GNUC_INTERNAL guint udg_ancillary_count_control_fds (gconstpointer control,
-                                                       gsize         control_len);
 G_GNUC_INTERNAL gboolean udg_ancillary_find_credentials (gconstpointer   control,
                                                          gsize           control_len,
                                                          UdgCredentials *credentials);
