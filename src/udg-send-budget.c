@@ -20,11 +20,13 @@
  * The rules (docs/design.md, "A peer that does not read"), for a reply of
  * cost c to a peer that may hold U unread bytes, with B the send buffer:
  *   1. U + c <= B / UDG_PEER_FREE_SHARE: sent, no question asked;
- *   2. otherwise, it is refused when the peer's queue was not empty in every
- *      snapshot for UDG_NOT_READING_USEC (and at least five of them), or
- *      when it was not empty in the last one, U + c is more than twice the
- *      free share, and either its owner's peers hold more than half of B or
- *      our socket has more than three quarters of B unread;
+ *   2. otherwise, when U + c is more than twice the free share and our
+ *      socket has more than a quarter of B unread, it is refused if the
+ *      peer's queue was not empty in every snapshot for UDG_NOT_READING_USEC
+ *      (and at least five of them), or if it was not empty in the last one
+ *      and either its owner's peers hold more than half of B (their bounds
+ *      summed, at most what our socket has unread) or our socket has more
+ *      than three quarters of B unread;
  *   3. without sock_diag (no unix_diag module), or for a peer the last
  *      snapshot did not see (in another network namespace), only when
  *      U + c > B / 4 while more than half of B is unread.
@@ -461,19 +463,22 @@ refuse_locked (UdgSendBudget *budget, PeerDebt *d, guint64 cost, guint64 outq, g
     return debt_total (d) + cost > b / 4 && outq > b / 2;
   if (d->nonempty_since == 0)
     return FALSE;
+  /* Only the ones that may hold twice their free share, when more than a
+   * quarter of the buffer is unread: a client that reads, but a little
+   * behind the replies, is seen non-empty too, and holds less. */
+  if (debt_total (d) + cost <= b / UDG_PEER_FREE_SHARE * 2 || outq <= b / 4)
+    return FALSE;
   /* Never seen empty for a while: it does not read. */
   if (now - d->nonempty_since >= UDG_NOT_READING_USEC && d->nonempty_count >= NOT_READING_SNAPSHOTS)
     return TRUE;
-  /* Under pressure, the ones holding twice their free share. */
-  if (debt_total (d) + cost <= b / UDG_PEER_FREE_SHARE * 2)
-    return FALSE;
   if (outq > b / 4 * 3)
     return TRUE;
   if (d->has_uid && budget->uid_held != NULL)
     {
       guint64 *p = g_hash_table_lookup (budget->uid_held, GUINT_TO_POINTER (d->uid));
 
-      held = p != NULL ? *p : 0;
+      /* Bounds, summed: no more than our socket has unread in all. */
+      held = MIN (p != NULL ? *p : 0, outq);
       if (held > b / 2)
         return TRUE;
     }

@@ -1,6 +1,7 @@
 /* The server socket's send buffer, shared fairly: a connected peer that
  * never reads its replies, a connected flood beside ping/pong clients, many
- * slow unconnected peers, and a peer that stops reading and reads again.
+ * slow unconnected peers, a peer that stops reading and reads again, and a
+ * client that reads but is always a little behind (never refused).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "udg-test-fixture.h"
@@ -317,6 +318,70 @@ START_TEST (test_reads_again)
 }
 END_TEST
 
+/* --- a client that reads, a little behind its replies --------------------------------- */
+
+/* The server's send buffer as the kernel applies it: twice what the server
+ * asks, net.core.wmem_max. */
+static guint64
+server_sndbuf (void)
+{
+  g_autofree gchar *text = NULL;
+  guint64 size = 212992;
+
+  if (g_file_get_contents ("/proc/sys/net/core/wmem_max", &text, NULL, NULL))
+    size = g_ascii_strtoull (text, NULL, 10);
+  return 2 * MIN (size, (guint64) G_MAXINT / 2);
+}
+
+/* A connected client that keeps some replies queued but reads one for each
+ * request it sends: its queue is never seen empty, yet it reads.  With a
+ * quarter of the buffer free of pressure it is never refused (bench/
+ * udgram-bench at 64 clients of 8 KiB saw such clients refused). */
+START_TEST (test_busy_reader_not_refused)
+{
+  g_autoptr(UdgAddress) to = NULL;
+  g_autofree gchar *request = g_strnfill (3000, 'b');
+  UdgServerStats stats;
+  GThread *thread;
+  UdgServer *server = start_server (NULL, &thread);
+  /* About 4.4 KB charged per 3000-byte reply: some 3/16 of the buffer
+   * queued, more than twice a peer's free share, less than a quarter. */
+  guint backlog = (guint) MAX (4, server_sndbuf () * 3 / 16 / 4400);
+  guint sent = 0, received = 0;
+  gint64 until;
+  int peer;
+
+  to = server_address (server);
+  peer = connected_socket (to);
+  for (; sent < backlog; sent++)
+    ck_assert (send (peer, request, 3000, 0) == 3000);
+  /* For 600 ms (more than UDG_NOT_READING_USEC), one in, one out. */
+  until = g_get_monotonic_time () + 600 * 1000;
+  while (g_get_monotonic_time () < until)
+    {
+      g_autofree gchar *reply = udg_test_recv_str (peer, 5000);
+
+      ck_assert_msg (reply != NULL, "reply %u of %u missing", received, sent);
+      received++;
+      ck_assert (send (peer, request, 3000, 0) == 3000);
+      sent++;
+    }
+  while (received < sent)
+    {
+      g_autofree gchar *reply = udg_test_recv_str (peer, 5000);
+
+      ck_assert_msg (reply != NULL, "reply %u of %u missing", received, sent);
+      received++;
+    }
+  udg_server_get_stats (server, &stats);
+  printf ("busy reader: %u requests with %u replies queued for 600 ms, %" G_GUINT64_FORMAT " refused\n",
+          sent, backlog, stats.not_reading);
+  ck_assert_uint_eq (stats.not_reading, 0);
+  close (peer);
+  stop_server (server, thread);
+}
+END_TEST
+
 /* --- a connected flood beside ping/pong clients --------------------------------------- */
 
 typedef struct
@@ -504,6 +569,7 @@ main (void)
   tcase_add_test (tc, test_hog);
   tcase_add_test (tc, test_hog_other_netns);
   tcase_add_test (tc, test_reads_again);
+  tcase_add_test (tc, test_busy_reader_not_refused);
   tcase_add_test (tc, test_connected_flood);
   tcase_add_test (tc, test_slow_unconnected_peers);
   suite_add_tcase (s, tc);
