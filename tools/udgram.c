@@ -626,35 +626,22 @@ static gboolean listen_json = FALSE;
 static gchar *
 escape_bytes (const gchar *data, gsize len)
 {
+  /* The bytes C writes with a letter, and their letters. */
+  static const gchar specials[] = "\n\t\r\\\"";
+  static const gchar letters[] = "ntr\\\"";
   GString *out = g_string_sized_new (len + 1);
 
   for (gsize i = 0; i < len; i++)
     {
       guchar c = (guchar) data[i];
+      const gchar *special = c != '\0' ? strchr (specials, c) : NULL;
 
-      switch (c)
-        {
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        default:
-          if (c >= 0x20 && c < 0x7f)
-            g_string_append_c (out, (gchar) c);
-          else
-            g_string_append_printf (out, "\\%03o", c);
-        }
+      if (special != NULL)
+        g_string_append_printf (out, "\\%c", letters[special - specials]);
+      else if (c >= 0x20 && c < 0x7f)
+        g_string_append_c (out, (gchar) c);
+      else
+        g_string_append_printf (out, "\\%03o", c);
     }
   return g_string_free (out, FALSE);
 }
