@@ -5,6 +5,7 @@
 #include "udg-test-fixture.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -236,16 +237,42 @@ START_TEST (test_slow_peer)
 }
 END_TEST
 
+/* The handler of test_vanished_peer replies only once the peer is gone:
+ * the test writes to this pipe after it closed and removed its socket. */
+static gboolean
+gated_echo_handle (UdgClient *client, gpointer user_data, GError **error)
+{
+  int *gate = user_data;
+  g_autofree gchar *req = udg_client_recv (client, NULL, error);
+  struct pollfd pfd = { gate[0], POLLIN, 0 };
+
+  if (req == NULL)
+    return FALSE;
+  if (poll (&pfd, 1, 5000) != 1)
+    {
+      /* The test then fails: the error it waits for is not this one. */
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "the test never opened the gate");
+      return FALSE;
+    }
+  return udg_client_send_packet (client, req, error);
+}
+
 START_TEST (test_vanished_peer)
 {
+  static const UdgHandlerFuncs funcs = { .handle = gated_echo_handle };
   g_autofree gchar *dir = udg_test_tmpdir ();
   g_autofree gchar *cpath = g_build_filename (dir, "gone.sock", NULL);
-  g_autoptr(UdgServer) server = new_server ("", NULL, NULL);
+  g_autoptr(UdgSerializer) s = udg_ascii_serializer_new ();
+  g_autoptr(UdgProtocol) p = udg_protocol_new (s);
+  int gate[2];
+  g_autoptr(UdgServer) server = NULL;
   g_autoptr(GPtrArray) addresses = NULL;
   UdgServerStats stats;
   GThread *thread;
   int c;
 
+  ck_assert_int_eq (pipe (gate), 0);
+  server = udg_server_new ("", p, &funcs, gate, NULL, NULL, NULL);
   thread = g_thread_new ("serve", serve, server);
   ck_assert (udg_server_wait_serving (server, 5));
   addresses = udg_server_get_addresses (server);
@@ -255,6 +282,7 @@ START_TEST (test_vanished_peer)
   ck_assert (udg_test_send_str (c, g_ptr_array_index (addresses, 0), "bye"));
   close (c);
   unlink (cpath);
+  ck_assert_int_eq (write (gate[1], "", 1), 1);
   ck_assert (udg_test_wait_log (G_LOG_LEVEL_CRITICAL, "Exception occurred during processing of request from", 1, 3000));
   {
     g_autoptr(GPtrArray) records = udg_test_log_records ();
@@ -277,6 +305,8 @@ START_TEST (test_vanished_peer)
   ck_assert_uint_eq (stats.active_clients, 0);
   udg_server_shutdown (server);
   g_thread_join (thread);
+  close (gate[0]);
+  close (gate[1]);
   udg_test_rmdir (dir);
 }
 END_TEST
