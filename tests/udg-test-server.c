@@ -70,15 +70,20 @@ make_serializer (UdgTestSerializerKind kind)
 /* --- the handler ------------------------------------------------------------- */
 
 /* SIGUSR2: give the freed heap back to the system, so that an RSS taken
- * next says what is still allocated, not what glibc's arenas keep. */
+ * next says what is still allocated, not what glibc's arenas keep; and
+ * say how much work is left, for a script that waits for the server to
+ * be done with what it was sent. */
 static gboolean
 trim_heap (gpointer data)
 {
   static guint count;
+  UdgServerStats st;
 
+  udg_server_get_stats (data, &st);
   malloc_trim (0);
   /* Said on stdout, for the script that waits for it. */
-  printf ("trimmed %u\n", ++count);
+  printf ("trimmed %u: %" G_GUINT64_FORMAT " queued, %" G_GUINT64_FORMAT " running but not waiting\n", ++count,
+          st.queued_datagrams, st.running_invocations - st.blocked_in_recv);
   fflush (stdout);
   return G_SOURCE_CONTINUE;
 }
@@ -92,7 +97,7 @@ service_init (UdgExitStack *stack, UdgServer *server, gpointer user_data, GError
     {
       GSource *source = g_unix_signal_source_new (SIGUSR2);
 
-      g_source_set_callback (source, trim_heap, NULL, NULL);
+      g_source_set_callback (source, trim_heap, server, NULL);
       g_source_attach (source, udg_server_get_main_context (server));
       udg_exit_stack_push_source (stack, source);
     }
