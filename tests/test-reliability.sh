@@ -158,8 +158,8 @@ fi
 # MALLOC_ARENA_MAX=1: nor what glibc's per-thread arenas keep after
 # malloc_trim() (a pool thread first used in the second round added its
 # arena: 344-692 KiB, flaky against the 512 KiB bound; with one arena the
-# second round adds -32..-16 KiB); --no-record: the test server keeps no
-# log of the requests.
+# second round adds 64-196 KiB here); --no-record: the test server keeps
+# no log of the requests.
 MALLOC_ARENA_MAX=1 G_SLICE=always-malloc "$conf" --ancillary --unnamed=warn --no-record "$tmp/hostile.sock" \
   >"$tmp/hostile.out" 2>"$tmp/hostile.err" &
 c3=$!; pids="$pids $c3"
