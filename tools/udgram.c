@@ -645,6 +645,7 @@ escape_bytes (const gchar *data, gsize len)
     }
   return g_string_free (out, FALSE);
 }
+
 static GMutex print_lock;
 
 static gboolean
