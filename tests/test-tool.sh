@@ -16,6 +16,9 @@ fail () { echo "FAIL: $*"; exit 1; }
 # Starts a background command whose stdout gets a line matching $2.
 start_bg () {
   out=$1; pattern=$2; shift 2
+  # A file left by an earlier round may still hold the pattern while the
+  # new process has not yet truncated it: remove it first.
+  rm -f "$out" "$out.err"
   "$@" >"$out" 2>"$out.err" &
   pid=$!; pids="$pids $pid"
   i=0
