@@ -85,6 +85,10 @@ G_GNUC_INTERNAL gint udg_eventfd_new (void);
 G_GNUC_INTERNAL void udg_eventfd_signal (gint fd);
 G_GNUC_INTERNAL void udg_eventfd_drain (gint fd);
 
+/* The calling thread's scheduling policy becomes SCHED_BATCH if it is
+ * SCHED_OTHER (UDG_SCHED_BATCH, src/udg-tuning.h); once per thread. */
+G_GNUC_INTERNAL void udg_thread_use_batch_policy (void);
+
 /* Address internals: the raw name is kept inline so that the dispatcher can
  * build a lookup key on the stack without allocating. */
 #define UDG_ADDRESS_MAX 108 /* sizeof (((struct sockaddr_un *) 0)->sun_path) */

@@ -351,6 +351,8 @@ reader_thread (void *data)
     { reader->wake_fd, POLLIN, 0 },
   };
 
+  udg_thread_use_batch_policy ();
+
   while (!g_atomic_int_get (&reader->stop))
     {
       gint64 help = __atomic_load_n (&reader->last_help, __ATOMIC_RELAXED);

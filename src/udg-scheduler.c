@@ -51,6 +51,7 @@ run_task (gpointer data, gpointer user_data)
   UdgServer *server = user_data;
 
   UDG_TSAN_ACQUIRE (data);
+  udg_thread_use_batch_policy ();
   g_atomic_int_add (&server->scheduler.queued, -1);
   udg_client_run_invocation (data);
   udg_reader_after_invocation (server);

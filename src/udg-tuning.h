@@ -27,6 +27,14 @@
 #define UDG_HELP_WINDOW_USEC 500
 #endif
 
+/* The reader thread and the pool threads run under SCHED_BATCH (when they
+ * were SCHED_OTHER): woken, they wait for the running thread's turn to end
+ * instead of preempting it; their share of the CPU is unchanged.  0: the
+ * policy is left as it is. */
+#ifndef UDG_SCHED_BATCH
+#define UDG_SCHED_BATCH 1
+#endif
+
 /* Fair use of the send buffer (udg-send-budget.c, docs/design.md "A peer
  * that does not read").  These are limits, not speed: a peer may hold
  * 1/UDG_PEER_FREE_SHARE of the send buffer unread before it is looked at;

@@ -2,10 +2,12 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "udg-private.h"
+#include "udg-tuning.h"
 
 #include <math.h>
 #include <libintl.h>
 #include <gio/gio.h>
+#include <sched.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 
@@ -171,6 +173,25 @@ udg_eventfd_drain (gint fd)
 
   while (read (fd, &count, sizeof count) < 0 && errno == EINTR)
     ;
+}
+
+/* Set once the calling thread's policy was looked at. */
+static GPrivate batch_policy_done = G_PRIVATE_INIT (NULL);
+
+void
+udg_thread_use_batch_policy (void)
+{
+  struct sched_param param = { 0 };
+
+  if (!UDG_SCHED_BATCH || g_private_get (&batch_policy_done) != NULL)
+    return;
+  g_private_set (&batch_policy_done, GINT_TO_POINTER (1));
+  /* The kernel's word, not glibc's cached one: GLib gives a new pool thread
+   * the settings of the thread that made the pool with sched_setattr(),
+   * behind glibc's back.  A real-time or idle policy chosen by the
+   * application is kept.  (On Linux, 0 is the calling thread.) */
+  if (sched_getscheduler (0) == SCHED_OTHER)
+    sched_setscheduler (0, SCHED_BATCH, &param);
 }
 
 /* GLib creates some of its locks on first use and publishes them with
