@@ -280,7 +280,10 @@ batch_free (Batch *b)
  * pool task reads the next batch itself after an invocation
  * (udg_reader_after_invocation()) when no other client is queued; with the
  * socket empty, it tries again for UDG_SPIN_USEC before its thread goes
- * back to sleep.  While tasks read, the reader thread stays off the
+ * back to sleep.  While others are queued it reads after every
+ * UDG_READ_EVERY invocations, as the reader thread is not there to empty
+ * the kernel's short queue meanwhile (it runs SCHED_BATCH: woken, it waits
+ * for a running task's turn to end).  While tasks read, the reader thread stays off the
  * socket: it sleeps on its eventfd for at most UDG_HELP_WINDOW_USEC after
  * the last batch a task read, and reads again after that (a task stuck in
  * a long invocation holds up the others no longer), or as soon as a task
@@ -306,14 +309,30 @@ help (UdgServer *server)
   return n > 0;
 }
 
+/* Invocations this pool thread ran while others were queued, since it last
+ * read for that reason. */
+static GPrivate ran_while_queued = G_PRIVATE_INIT (NULL);
+
 /* A pool task after each invocation. */
 void
 udg_reader_after_invocation (UdgServer *server)
 {
   gint64 until;
 
-  if (!UDG_TASKS_READ || g_atomic_int_get (&server->scheduler.queued) > 0)
+  if (!UDG_TASKS_READ)
     return;
+  if (g_atomic_int_get (&server->scheduler.queued) > 0)
+    {
+      guint n = GPOINTER_TO_UINT (g_private_get (&ran_while_queued)) + 1;
+
+      if (UDG_READ_EVERY > 0 && n >= UDG_READ_EVERY)
+        {
+          help (server);
+          n = 0;
+        }
+      g_private_set (&ran_while_queued, GUINT_TO_POINTER (n));
+      return;
+    }
   if (help (server))
     return;
   until = g_get_monotonic_time () + UDG_SPIN_USEC;

@@ -12,7 +12,8 @@
 #define UDG_READ_BATCH 16
 
 /* Reading from a pool task (udg-reader.c): a task reads the socket after
- * an invocation when no other client is queued; with the socket empty it
+ * an invocation when no other client is queued (and every UDG_READ_EVERY
+ * invocations when some are); with the socket empty it
  * tries again for UDG_SPIN_USEC before its thread sleeps; the reader thread
  * stays off the socket for at most UDG_HELP_WINDOW_USEC after the last
  * batch a task read.  Each can be overridden at build time (-D) to measure
@@ -25,6 +26,13 @@
 #endif
 #ifndef UDG_HELP_WINDOW_USEC
 #define UDG_HELP_WINDOW_USEC 500
+#endif
+/* While other clients are queued, a pool task runs them first, but reads
+ * the socket anyway after every UDG_READ_EVERY-th such invocation of its
+ * thread, so that the kernel's short queue (net.unix.max_dgram_qlen) does
+ * not fill while the pool works through a backlog.  0: never. */
+#ifndef UDG_READ_EVERY
+#define UDG_READ_EVERY 8
 #endif
 
 /* The reader thread and the pool threads run under SCHED_BATCH (when they
