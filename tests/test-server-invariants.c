@@ -1,12 +1,15 @@
 /* The invariants of docs/design.md, each through real sockets: one invocation
  * per client, FIFO per client, a dispatcher that never waits for a handler,
  * nothing lost silently, bounded shutdown, no leak across runs, per-client
- * context variables, pool saturation.
+ * context variables, pool saturation, the server's threads under SCHED_BATCH.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "udg-test-fixture.h"
 
+#include <sched.h>
 #include <unistd.h>
+
+#include "../src/udg-tuning.h"
 
 #define N_CLIENTS 8
 #define N_MESSAGES 40
@@ -383,6 +386,74 @@ START_TEST (test_empty_datagram)
 }
 END_TEST
 
+/* --- the server's threads run under SCHED_BATCH ------------------------------ */
+
+static gboolean
+policy_handle (UdgClient *client, gpointer user_data, GError **error)
+{
+  g_autofree gchar *req = udg_client_recv (client, NULL, error);
+  g_autofree gchar *text = NULL;
+
+  if (req == NULL)
+    return FALSE;
+  text = g_strdup_printf ("policy=%d", sched_getscheduler (0));
+  return udg_client_send_packet (client, text, error);
+}
+
+/* Threads of this process whose scheduling policy is @policy (the 41st
+ * field of /proc/self/task/TID/stat). */
+static guint
+count_threads_with_policy (int policy)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const gchar *tid;
+  guint n = 0;
+
+  ck_assert (dir != NULL);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree gchar *path = g_strdup_printf ("/proc/self/task/%s/stat", tid);
+      g_autofree gchar *stat = NULL;
+      g_auto(GStrv) fields = NULL;
+      const gchar *end;
+
+      if (!g_file_get_contents (path, &stat, NULL, NULL) || (end = strrchr (stat, ')')) == NULL)
+        continue;                         /* the thread is gone */
+      /* After the command's ')' come fields 3 on. */
+      fields = g_strsplit (end + 2, " ", -1);
+      if (g_strv_length (fields) > 38 && atoi (fields[38]) == policy)
+        n++;
+    }
+  return n;
+}
+
+START_TEST (test_threads_run_sched_batch)
+{
+  static const UdgHandlerFuncs funcs = { .handle = policy_handle };
+  UdgTestServerConfig config = UDG_TEST_SERVER_CONFIG_INIT;
+  g_autofree gchar *expected = NULL;
+  int c;
+
+  /* A policy the application chose is kept: this only holds for a test run
+   * under SCHED_OTHER, as it is everywhere but under chrt. */
+  if (!UDG_SCHED_BATCH || sched_getscheduler (0) != SCHED_OTHER)
+    return;
+  memset (&f, 0, sizeof f);
+  fixture_config (_i, &config, &f);
+  fixture_start (&f, &config, &funcs);
+  c = fixture_client (&f, "c.sock");
+  ck_assert (udg_test_send_str (c, f.address, "x"));
+  /* The handler's pool thread... */
+  expected = g_strdup_printf ("policy=%d", SCHED_BATCH);
+  ASSERT_REPLY (c, expected, 3000);
+  /* ... and the reader (the test's own threads stay as they were). */
+  ck_assert_int_eq (sched_getscheduler (0), SCHED_OTHER);
+  ck_assert_uint_ge (count_threads_with_policy (SCHED_BATCH), 2);
+  close (c);
+  fixture_stop (&f);
+}
+END_TEST
+
 /* --- pool saturation: waiting handlers never lose a new client ----------------- */
 
 START_TEST (test_pool_saturation)
@@ -583,6 +654,7 @@ main (void)
   tcase_add_loop_test (tc, test_mailbox_limit_drops_are_counted, 0, 2);
   tcase_add_loop_test (tc, test_oversize_is_never_parsed, 0, 4);
   tcase_add_loop_test (tc, test_empty_datagram, 0, 2);
+  tcase_add_loop_test (tc, test_threads_run_sched_batch, 0, 2);
   tcase_add_loop_test (tc, test_pool_saturation, 0, 2);
   tcase_add_test (tc, test_serve_shutdown_cycles);
   tcase_add_loop_test (tc, test_context_vars, 0, 2);
