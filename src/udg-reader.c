@@ -275,21 +275,15 @@ batch_free (Batch *b)
 /* --- reading from a pool task: for speed --------------------------------------
  *
  * Handing every batch from the reader thread to a pool thread costs two
- * thread wake-ups per batch, and under load a third runnable thread (the
- * reader, woken by the kernel at each datagram) beside the pool's.  So a
- * pool task reads the next batch itself after an invocation
- * (udg_reader_after_invocation()) when no other client is queued; with the
- * socket empty, it tries again for UDG_SPIN_USEC before its thread goes
- * back to sleep.  While others are queued it reads after every
- * UDG_READ_EVERY invocations, as the reader thread is not there to empty
- * the kernel's short queue meanwhile (it runs SCHED_BATCH: woken, it waits
- * for a running task's turn to end).  While tasks read, the reader thread stays off the
- * socket: it sleeps on its eventfd for at most UDG_HELP_WINDOW_USEC after
- * the last batch a task read, and reads again after that (a task stuck in
- * a long invocation holds up the others no longer), or as soon as a task
- * that read recently stops reading: it goes idle, or begins to wait for a
- * peer (udg_reader_task_leaves()).  Under load the server is then one thread
- * that reads, runs and replies, like a plain recvmmsg() loop.
+ * thread wake-ups per batch.  So a pool task reads the next batch itself
+ * after an invocation (udg_reader_after_invocation()) when no other client
+ * is queued; with the socket empty, it tries again for UDG_SPIN_USEC before
+ * its thread goes back to sleep.  While others are queued it reads after
+ * every UDG_READ_EVERY invocations, as the reader thread is not there to
+ * empty the kernel's short queue meanwhile (it runs SCHED_BATCH: woken, it
+ * waits for a running task's turn to end).  Whoever reads holds read_lock,
+ * so the socket has one reader at a time.  Under load the server is then
+ * one thread that reads, runs and replies, like a plain recvmmsg() loop.
  * docs/design.md gives what each part buys. */
 
 /* Reads a batch if no one else is reading.  TRUE when it read a datagram. */
@@ -304,8 +298,6 @@ help (UdgServer *server)
   if (reader->batch != NULL && !g_atomic_int_get (&reader->stop))
     n = read_batch (server, reader->batch);
   pthread_mutex_unlock (&reader->read_lock);
-  if (n > 0)
-    __atomic_store_n (&reader->last_help, g_get_monotonic_time (), __ATOMIC_RELAXED);
   return n > 0;
 }
 
@@ -342,19 +334,6 @@ udg_reader_after_invocation (UdgServer *server)
       if (help (server))
         return;
     }
-  if (g_atomic_int_get (&server->scheduler.queued) == 0)
-    udg_reader_task_leaves (server);
-}
-
-/* A pool task stops reading: the reader thread may be staying off the
- * socket because of it, and must not wait out its window. */
-void
-udg_reader_task_leaves (UdgServer *server)
-{
-  UdgReader *reader = &server->reader;
-
-  if (g_get_monotonic_time () - __atomic_load_n (&reader->last_help, __ATOMIC_RELAXED) < UDG_HELP_WINDOW_USEC)
-    udg_eventfd_signal (reader->wake_fd);
 }
 
 /* --- the reader thread -------------------------------------------------------- */
@@ -364,7 +343,6 @@ reader_thread (void *data)
 {
   UdgServer *server = data;
   UdgReader *reader = &server->reader;
-  gint64 help_seen = __atomic_load_n (&reader->last_help, __ATOMIC_RELAXED);
   struct pollfd fds[2] = {
     { server->fd, POLLIN, 0 },
     { reader->wake_fd, POLLIN, 0 },
@@ -374,24 +352,7 @@ reader_thread (void *data)
 
   while (!g_atomic_int_get (&reader->stop))
     {
-      gint64 help = __atomic_load_n (&reader->last_help, __ATOMIC_RELAXED);
-      gint64 since = g_get_monotonic_time () - help;
       int n;
-
-      if (help > help_seen && since < UDG_HELP_WINDOW_USEC)
-        {
-          /* A task reads the socket: stay off it for the rest of the
-           * window, or until a task stops reading. */
-          struct timespec ts;
-
-          udg_timespec_from_usec (UDG_HELP_WINDOW_USEC - since, &ts);
-          if (ppoll (fds + 1, 1, &ts, NULL) > 0)
-            {
-              udg_eventfd_drain (reader->wake_fd);
-              help_seen = __atomic_load_n (&reader->last_help, __ATOMIC_RELAXED);
-            }
-          continue;
-        }
 
       pthread_mutex_lock (&reader->read_lock);
       n = read_batch (server, reader->batch);
@@ -404,10 +365,7 @@ reader_thread (void *data)
       if (poll (fds, 2, -1) < 0 && errno != EINTR)
         udg_log (G_LOG_LEVEL_WARNING, NULL, "poll() failed in the dispatcher: %s", g_strerror (errno));
       if (fds[1].revents & POLLIN)
-        {
-          udg_eventfd_drain (reader->wake_fd);
-          help_seen = __atomic_load_n (&reader->last_help, __ATOMIC_RELAXED);
-        }
+        udg_eventfd_drain (reader->wake_fd);
     }
   return NULL;
 }

@@ -149,8 +149,6 @@ udg_scheduler_wait_begin (UdgServer *server, UdgClient *client)
       resize_locked (server);
     }
   pthread_mutex_unlock (&s->lock);
-  if (ok)
-    udg_reader_task_leaves (server);
   return ok;
 }
 
@@ -178,8 +176,6 @@ udg_scheduler_blocked (UdgServer *server, gint delta)
   s->blocked += delta;
   resize_locked (server);
   pthread_mutex_unlock (&s->lock);
-  if (delta > 0)
-    udg_reader_task_leaves (server);
 }
 
 /* Wakes every waiting invocation and waits for all invocations to return;

@@ -116,13 +116,12 @@ typedef struct
 {
   pthread_t thread;
   gboolean started;
-  gint wake_fd;                     /* eventfd: stop, or a task stopped reading */
+  gint wake_fd;                     /* eventfd: stop */
   gint stop;                        /* atomic */
   /* The socket has one reader at a time, so that a peer's datagrams enter
-   * its mailbox in order: the thread, or a pool task (udg_reader_help()). */
+   * its mailbox in order: the thread, or a pool task (udg_reader_after_invocation()). */
   pthread_mutex_t read_lock;
   gpointer batch;                   /* (nullable): buffers; read_lock */
-  gint64 last_help;                 /* atomic: when a task last read datagrams */
 } UdgReader;
 
 G_GNUC_INTERNAL void udg_reader_init (UdgReader *reader);
@@ -130,7 +129,6 @@ G_GNUC_INTERNAL void udg_reader_clear (UdgReader *reader);
 G_GNUC_INTERNAL gboolean udg_reader_start (UdgServer *server, GError **error);
 G_GNUC_INTERNAL void udg_reader_stop (UdgServer *server);
 G_GNUC_INTERNAL void udg_reader_after_invocation (UdgServer *server);
-G_GNUC_INTERNAL void udg_reader_task_leaves (UdgServer *server);
 
 /* The scheduler (udg-scheduler.c): runs the clients' invocations on a
  * GThreadPool whose size one function decides. */

@@ -13,19 +13,14 @@
 
 /* Reading from a pool task (udg-reader.c): a task reads the socket after
  * an invocation when no other client is queued (and every UDG_READ_EVERY
- * invocations when some are); with the socket empty it
- * tries again for UDG_SPIN_USEC before its thread sleeps; the reader thread
- * stays off the socket for at most UDG_HELP_WINDOW_USEC after the last
- * batch a task read.  Each can be overridden at build time (-D) to measure
- * what it buys. */
+ * invocations when some are); with the socket empty it tries again for
+ * UDG_SPIN_USEC before its thread sleeps.  Each can be overridden at build
+ * time (-D) to measure what it buys. */
 #ifndef UDG_TASKS_READ
 #define UDG_TASKS_READ 1             /* 0: only the reader thread reads */
 #endif
 #ifndef UDG_SPIN_USEC
 #define UDG_SPIN_USEC 20
-#endif
-#ifndef UDG_HELP_WINDOW_USEC
-#define UDG_HELP_WINDOW_USEC 500
 #endif
 /* While other clients are queued, a pool task runs them first, but reads
  * the socket anyway after every UDG_READ_EVERY-th such invocation of its
