@@ -410,7 +410,7 @@ START_TEST (test_cancellable)
 }
 END_TEST
 
-/* An endpoint against the udgram server, end to end (§15.5). */
+/* An endpoint against the udgram server, end to end. */
 static gboolean
 echo (UdgClient *client, gpointer user_data, GError **error)
 {

@@ -1,5 +1,5 @@
 /* UdgServer: construction and the lifecycle (EasyNetwork's server test cases
- * 1-13, §15.5), through real sockets.
+ * 1-13 and its server test suite), through real sockets.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "udg-test-fixture.h"
@@ -52,7 +52,7 @@ run_thread (gpointer data)
   return NULL;
 }
 
-/* --- construction (§3) ----------------------------------------------------- */
+/* --- construction --------------------------------------------------------- */
 
 START_TEST (test_constructor_validation)
 {
@@ -158,7 +158,7 @@ START_TEST (test_bind_errors_and_mode)
 }
 END_TEST
 
-/* --- lifecycle (§4) -------------------------------------------------------- */
+/* --- lifecycle ------------------------------------------------------------ */
 
 /* 1 */
 START_TEST (test_server_close_idempotent)
@@ -416,7 +416,7 @@ START_TEST (test_service_init_and_exit_stack)
   GThread *thread;
 
   order = g_string_new (NULL);
-  for (int i = 0; i < 3; i++) /* §15.5 serve_several_times */
+  for (int i = 0; i < 3; i++) /* EasyNetwork's serve_several_times */
     {
       thread = g_thread_new ("serve", run_thread, &run);
       ck_assert (udg_server_wait_serving (server, 5));
@@ -436,7 +436,7 @@ START_TEST (test_service_init_and_exit_stack)
 }
 END_TEST
 
-/* Log records of a run (§4, feature 11). */
+/* Log records of a run (feature 11 of README.md's table). */
 START_TEST (test_lifecycle_logs)
 {
   /* Abstract names are machine-wide: one per process. */
@@ -471,7 +471,7 @@ START_TEST (test_lifecycle_logs)
 }
 END_TEST
 
-/* get_addresses / get_sockets in each state (§15.5 socket_property). */
+/* get_addresses / get_sockets in each state (EasyNetwork's socket_property test). */
 START_TEST (test_addresses_and_sockets)
 {
   g_autoptr(UdgServer) server = new_server ("", NULL, NULL);
