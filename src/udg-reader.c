@@ -391,8 +391,8 @@ udg_reader_start (UdgServer *server, GError **error)
   UdgReader *reader = &server->reader;
   int rc;
 
-  /* Kept until the server is freed (pool tasks finishing after the thread
-   * stopped may still write to it), emptied of what the last run left. */
+  /* Made at the first run and kept until the server is freed (only
+   * udg_reader_stop() writes to it), emptied of the last run's stop. */
   if (reader->wake_fd < 0)
     reader->wake_fd = udg_eventfd_new ();
   if (reader->wake_fd < 0)
