@@ -161,20 +161,38 @@ udg_invocation_get_current (void)
   return g_private_get (&current_invocation);
 }
 
+/* What a peer can cause by itself (a malformed datagram, a wait that it
+ * let time out, a socket that is gone or does not read): logged as a
+ * WARNING, so that a peer cannot trip G_DEBUG=fatal-criticals; every other
+ * error is the handler's own failure, a CRITICAL record (EasyNetwork's
+ * ERROR). */
+static gboolean
+caused_by_peer (const GError *error)
+{
+  if (error->domain == UDG_ERROR)
+    return error->code == UDG_ERROR_PARSE || error->code == UDG_ERROR_TIMED_OUT ||
+           error->code == UDG_ERROR_WOULD_BLOCK || error->code == UDG_ERROR_TRUNCATED;
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+}
+
+/* One record per error, and at most one for the same error of the same
+ * peer every UDG_LOG_INTERVAL_USEC: every error is still counted in the
+ * statistics. */
 static void
 log_handler_error (UdgClient *client, const GError *error)
 {
+  UdgServer *server = client->server;
   g_autofree gchar *who = udg_address_to_string (client->peer);
+  g_autofree gchar *key = g_strdup_printf ("%s %u:%d", who, error->domain, error->code);
 
   if (g_error_matches (error, UDG_ERROR, UDG_ERROR_CLOSED))
-    {
-      udg_log (G_LOG_LEVEL_WARNING, error,
-               "There have been attempts to do operation on closed client %s", who);
-      return;
-    }
-  udg_log (G_LOG_LEVEL_CRITICAL, NULL, "----------------------------------------");
-  udg_log (G_LOG_LEVEL_CRITICAL, error, "Exception occurred during processing of request from %s", who);
-  udg_log (G_LOG_LEVEL_CRITICAL, NULL, "----------------------------------------");
+    udg_log_limited (server->log_limiter, key, G_LOG_LEVEL_WARNING, error,
+                     "There have been attempts to do operation on closed client %s", who);
+  else
+    udg_log_limited (server->log_limiter, key, caused_by_peer (error) ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_CRITICAL,
+                     error, "Exception occurred during processing of request from %s", who);
 }
 
 /* With the mailbox locked: the first datagram, counted out; %NULL when

@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "udg-private.h"
+#include "udg-tuning.h"
 
 #include <gio/gio.h>
 
@@ -140,4 +141,113 @@ udg_log (GLogLevelFlags level,
         fields[n++] = (GLogField) { "UDG_REMEDY", remedy, -1 };
     }
   g_log_structured_array (level, fields, n);
+}
+
+/* --- records a peer can cause, rate-limited ------------------------------------ */
+
+/* Past this many keys, the ones quiet for an interval are forgotten; keys
+ * beyond it share one entry. */
+#define LIMITER_KEYS_MAX 1024
+
+typedef struct
+{
+  gint64 last;              /* when its last record was written */
+  guint64 held_back;        /* records not written since */
+} LimiterKey;
+
+struct _UdgLogLimiter
+{
+  pthread_mutex_t lock;     /* guards what follows */
+  GHashTable *keys;         /* (owned): gchar* -> LimiterKey */
+  LimiterKey overflow;      /* for the keys that do not fit */
+  gint64 window_start;
+  guint written;            /* records written since window_start */
+};
+
+UdgLogLimiter *
+udg_log_limiter_new (void)
+{
+  UdgLogLimiter *limiter = g_new0 (UdgLogLimiter, 1);
+
+  pthread_mutex_init (&limiter->lock, NULL);
+  limiter->keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  return limiter;
+}
+
+void
+udg_log_limiter_free (UdgLogLimiter *limiter)
+{
+  if (limiter == NULL)
+    return;
+  g_hash_table_unref (limiter->keys);
+  pthread_mutex_destroy (&limiter->lock);
+  g_free (limiter);
+}
+
+/* With the lock held: @key's entry, made if there is room. */
+static LimiterKey *
+limiter_key_locked (UdgLogLimiter *limiter, const gchar *key, gint64 now)
+{
+  LimiterKey *k = g_hash_table_lookup (limiter->keys, key);
+
+  if (k != NULL)
+    return k;
+  if (g_hash_table_size (limiter->keys) >= LIMITER_KEYS_MAX)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, limiter->keys);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (now - ((LimiterKey *) value)->last >= UDG_LOG_INTERVAL_USEC)
+          g_hash_table_iter_remove (&iter);
+      if (g_hash_table_size (limiter->keys) >= LIMITER_KEYS_MAX)
+        return &limiter->overflow;
+    }
+  k = g_new0 (LimiterKey, 1);
+  g_hash_table_insert (limiter->keys, g_strdup (key), k);
+  return k;
+}
+
+void
+udg_log_limited (UdgLogLimiter  *limiter,
+                 const gchar    *key,
+                 GLogLevelFlags  level,
+                 const GError   *error,
+                 const gchar    *format,
+                 ...)
+{
+  g_autofree gchar *text = NULL;
+  gint64 now = g_get_monotonic_time ();
+  guint64 held_back;
+  LimiterKey *k;
+  va_list ap;
+
+  pthread_mutex_lock (&limiter->lock);
+  k = limiter_key_locked (limiter, key, now);
+  if (now - limiter->window_start >= UDG_LOG_INTERVAL_USEC)
+    {
+      limiter->window_start = now;
+      limiter->written = 0;
+    }
+  if ((k->last != 0 && now - k->last < UDG_LOG_INTERVAL_USEC) || limiter->written >= UDG_LOG_BURST)
+    {
+      k->held_back++;
+      pthread_mutex_unlock (&limiter->lock);
+      return;
+    }
+  limiter->written++;
+  k->last = now;
+  held_back = k->held_back;
+  k->held_back = 0;
+  pthread_mutex_unlock (&limiter->lock);
+
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  if (held_back > 0)
+    udg_log (level, error, "%s (%" G_GUINT64_FORMAT " more since the last such record, not logged)", text,
+             held_back);
+  else
+    udg_log (level, error, "%s", text);
 }

@@ -58,6 +58,20 @@ G_GNUC_INTERNAL void udg_log (GLogLevelFlags level,
                               const gchar   *format,
                               ...) G_GNUC_PRINTF (3, 4);
 
+/* Records a peer can cause, rate-limited (udg-log.c): at most one record
+ * per key (a peer's address) every UDG_LOG_INTERVAL_USEC, and at most
+ * UDG_LOG_BURST records in all per interval; those held back are counted
+ * and the count is said with the key's next record. */
+typedef struct _UdgLogLimiter UdgLogLimiter;
+G_GNUC_INTERNAL UdgLogLimiter *udg_log_limiter_new (void);
+G_GNUC_INTERNAL void udg_log_limiter_free (UdgLogLimiter *limiter);
+G_GNUC_INTERNAL void udg_log_limited (UdgLogLimiter  *limiter,
+                                      const gchar    *key,
+                                      GLogLevelFlags  level,
+                                      const GError   *error,
+                                      const gchar    *format,
+                                      ...) G_GNUC_PRINTF (5, 6);
+
 /* errno -> GError, in one place (gio/gsocket.c's socket_io_error_from_errno). */
 G_GNUC_INTERNAL void udg_set_error_from_errno (GError     **error,
                                                int          errsv,

@@ -231,6 +231,7 @@ struct _UdgServer
   UdgSendBudget budget;
 
   UdgContext *base_context;         /* (owned) (nullable): service_init's */
+  UdgLogLimiter *log_limiter;       /* (owned): handler errors, per peer */
 
   /* The service manager's socket while a run notifies it (udg-notify.c);
    * the serving thread's only. */

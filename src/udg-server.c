@@ -39,7 +39,9 @@
  *
  * Log records (domain "udgram", structured): INFO "Start serving at …",
  * "Server loop break, waiting for remaining tasks...", "Server stopped";
- * a handler error as three CRITICAL records; WARNING for closed-client
+ * a handler error as one record, a WARNING when the peer caused it (parse
+ * error, timeout, vanished peer) and a CRITICAL otherwise, rate-limited per
+ * peer and error; WARNING for closed-client
  * errors, unbound senders in warn mode and reception errors.
  */
 
@@ -187,6 +189,7 @@ udg_server_new_for_address (UdgAddress             *address,
   server->clients = g_hash_table_new (udg_address_hash, udg_address_equal);
   udg_scheduler_init (&server->scheduler);
   udg_send_budget_init (&server->budget);
+  server->log_limiter = udg_log_limiter_new ();
   return server;
 }
 
@@ -398,6 +401,7 @@ udg_server_unref (UdgServer *server)
   pthread_mutex_destroy (&server->clients_lock);
   udg_scheduler_clear (&server->scheduler);
   udg_send_budget_clear (&server->budget);
+  udg_log_limiter_free (server->log_limiter);
   pthread_cond_destroy (&server->cond);
   pthread_mutex_destroy (&server->lock);
   g_clear_pointer (&server->bound, udg_address_unref);

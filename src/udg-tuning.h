@@ -53,3 +53,14 @@
 #ifndef UDG_SNAPSHOT_INTERVAL_USEC
 #define UDG_SNAPSHOT_INTERVAL_USEC 10000
 #endif
+
+/* Log records a peer can cause (a handler's parse error, a vanished peer):
+ * one per peer every UDG_LOG_INTERVAL_USEC at most, and UDG_LOG_BURST in
+ * all per interval; the others are counted (udg-log.c).  Limits, not
+ * speed: a peer sending garbage in a loop cannot flood the journal. */
+#ifndef UDG_LOG_INTERVAL_USEC
+#define UDG_LOG_INTERVAL_USEC (5 * G_USEC_PER_SEC)
+#endif
+#ifndef UDG_LOG_BURST
+#define UDG_LOG_BURST 32
+#endif

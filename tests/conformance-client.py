@@ -20,6 +20,15 @@ def exchange(sock, server, payload, expected, timeout=3.0):
         raise SystemExit(f"sent {payload!r}: expected {expected!r}, got {reply!r}")
 
 
+def no_reply(sock, what, timeout=0.3):
+    sock.settimeout(timeout)
+    try:
+        reply = sock.recv(65536)
+    except socket.timeout:
+        return
+    raise SystemExit(f"{what}: expected no reply, got {reply!r}")
+
+
 def main():
     server = address(sys.argv[1])
     ancillary = "--ancillary" in sys.argv
@@ -66,6 +75,22 @@ def main():
         if os.read(r, 1) != b"":
             raise SystemExit("the server kept a descriptor")
         os.close(r)
+    else:
+        # Ancillary data asked of a server without it: only parse errors are
+        # answered, this one goes to the log (a CRITICAL record).
+        c.sendto(b"__recvmsg__", server)
+        c.sendto(b"fds", server)
+        no_reply(c, "__recvmsg__ on a server without --ancillary")
+    # Records of every level for the server's log: a handler error
+    # (CRITICAL), a closed-client error (WARNING), a datagram longer than
+    # max_datagram_size (DEBUG, dropped unparsed), and the lifecycle (INFO).
+    c.sendto(b"__error__", server)
+    no_reply(c, "__error__")
+    c.sendto(b"__closed_client_error__", server)
+    no_reply(c, "__closed_client_error__")
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+    c.sendto(b"x" * (64 * 1024 + 1), server)
+    exchange(c, server, b"__ping__", b"pong")
     # An unbound sender is ignored by default: no reply.
     u = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     u.sendto(b"__ping__", server)

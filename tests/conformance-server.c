@@ -5,25 +5,35 @@
  *                      [--mode=OCTAL] [--serializer=ascii|invalid|bad_serialize] PATH
  *
  * PATH may be a path, @name, or "" (autobind).  Prints "ready <address>" on
- * stdout once serving, logs to stderr, and on SIGTERM or SIGINT shuts down
- * cleanly, removes its socket file and exits 0.
+ * stdout once serving, and nothing else there: every log record, of every
+ * level, goes to stderr.  On SIGTERM or SIGINT it shuts down cleanly,
+ * removes its socket file and exits 0.
  *
  * Commands: __ping__ -> pong; __error__, __os_error__ -> a logged handler
  * error; __closed_client_error__ -> one WARNING; __eq__, __cache__ -> True;
  * __wait__ then X -> "After wait: X"; __recvmsg__ then "fds" with fds ->
  * "Received N file descriptors." (needs --ancillary); __sendmsg__ -> "fds"
  * with 3 fds; anything else -> its uppercase; bytes outside ASCII ->
- * "wrong encoding man.".
+ * "wrong encoding man.".  Only parse errors are answered: any other error
+ * at a receive (ancillary data asked of a server without --ancillary, a
+ * crashed deserializer) goes to the log, and the client gets no reply.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "udg-test-server.h"
 
+/* Every record, of every level, to stderr: stdout carries the ready line
+ * and nothing else (GLib's standard-streams writer would put INFO and
+ * DEBUG records there). */
 static GLogWriterOutput
 to_stderr (GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
 {
-  return g_log_writer_standard_streams (level, fields, n, data);
+  g_autofree gchar *line = g_log_writer_format_fields (level, fields, n, FALSE);
+
+  fprintf (stderr, "%s\n", line);
+  fflush (stderr);
+  return G_LOG_WRITER_HANDLED;
 }
 
 /* Prints "ready ADDRESS" once the server serves; nothing if it never does. */

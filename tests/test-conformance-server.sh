@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/conformance-server driven by an outside client (Python's socket
 # module): pathname and abstract addresses, with and without --ancillary,
-# then SIGTERM: exit 0 and the socket file removed.  Bounded by timeouts.
+# then SIGTERM: exit 0 and the socket file removed; its stdout is the ready
+# line alone, every log record on stderr.  Bounded by timeouts.
 set -u
 builddir=${top_builddir:-.}
 srcdir=${top_srcdir:-.}
@@ -16,7 +17,7 @@ run_case () {
   where=$1; shift
   out="$tmp/out"; err="$tmp/err"
   rm -f "$out" "$err"
-  timeout --foreground 60 "$builddir/tests/conformance-server" "$@" "$where" >"$out" 2>"$err" &
+  G_MESSAGES_DEBUG=all timeout --foreground 60 "$builddir/tests/conformance-server" "$@" "$where" >"$out" 2>"$err" &
   pid=$!
   i=0
   while ! grep -q '^ready ' "$out" 2>/dev/null; do
@@ -45,6 +46,13 @@ run_case () {
   case "$where" in
     /*) [ -e "$where" ] && { echo "FAIL: $where left behind"; fail=1; } ;;
   esac
+  # stdout is the ready line and nothing else, with records of every level
+  # on stderr (G_MESSAGES_DEBUG=all).
+  lines=$(wc -l <"$out")
+  [ "$lines" = 1 ] || { echo "FAIL: $lines lines on stdout, the ready line alone expected:"; cat "$out"; fail=1; }
+  for level in DEBUG INFO WARNING CRITICAL; do
+    grep -q "udgram-$level" "$err" || { echo "FAIL: no $level record on stderr"; fail=1; }
+  done
   echo "ok: conformance-server $* $where"
 }
 

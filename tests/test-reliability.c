@@ -1,5 +1,6 @@
 /* Reliability: stale socket files, adopted sockets and socket activation,
- * slow and vanished peers, and a flood beside well-behaved clients.
+ * slow and vanished peers, a flood beside well-behaved clients, and bad
+ * datagrams in a loop.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "udg-test-fixture.h"
@@ -283,7 +284,9 @@ START_TEST (test_vanished_peer)
   close (c);
   unlink (cpath);
   ck_assert_int_eq (write (gate[1], "", 1), 1);
-  ck_assert (udg_test_wait_log (G_LOG_LEVEL_CRITICAL, "Exception occurred during processing of request from", 1, 3000));
+  /* What a peer causes is a WARNING, not a CRITICAL. */
+  ck_assert (udg_test_wait_log (G_LOG_LEVEL_WARNING, "Exception occurred during processing of request from", 1, 3000));
+  ck_assert_uint_eq (udg_test_log_count (G_LOG_LEVEL_CRITICAL), 0);
   {
     g_autoptr(GPtrArray) records = udg_test_log_records ();
     gboolean clear = FALSE;
@@ -405,6 +408,49 @@ START_TEST (test_flood)
 }
 END_TEST
 
+/* --- bad datagrams in a loop ------------------------------------------------------ */
+
+/* Peers sending garbage in a loop: every parse error is counted, and the
+ * log gets one WARNING per peer (none CRITICAL), 32 at most in all: a loop
+ * of bad datagrams cannot flood the journal. */
+START_TEST (test_bad_datagrams_logged_sparingly)
+{
+  g_autoptr(UdgServer) server = new_server ("", NULL, NULL);
+  g_autoptr(GPtrArray) addresses = NULL;
+  UdgAddress *to;
+  UdgServerStats stats;
+  GThread *thread;
+  int peers[40];
+  guint warnings;
+
+  thread = g_thread_new ("serve", serve, server);
+  ck_assert (udg_server_wait_serving (server, 5));
+  addresses = udg_server_get_addresses (server);
+  to = g_ptr_array_index (addresses, 0);
+  udg_test_log_clear ();
+  for (guint i = 0; i < G_N_ELEMENTS (peers); i++)
+    peers[i] = udg_test_socket ("");
+  /* 100 from the first peer, then 5 from each of the others. */
+  for (guint i = 0; i < 100; i++)
+    ck_assert (udg_test_send_str (peers[0], to, "\xe9t\xe9"));
+  for (guint i = 1; i < G_N_ELEMENTS (peers); i++)
+    for (guint j = 0; j < 5; j++)
+      ck_assert (udg_test_send_str (peers[i], to, "\xff"));
+  WAIT_STATS (server, stats, stats.parse_errors == 100 + 39 * 5 && stats.running_invocations == 0);
+  ck_assert_uint_eq (stats.parse_errors, 100 + 39 * 5);
+  ck_assert_uint_eq (stats.handler_errors, 100 + 39 * 5);
+  warnings = udg_test_log_count_text (G_LOG_LEVEL_WARNING, "Exception occurred during processing of request from");
+  printf ("bad datagrams: %" G_GUINT64_FORMAT " parse errors from 40 peers, %u records\n", stats.parse_errors, warnings);
+  ck_assert_uint_ge (warnings, 1);
+  ck_assert_uint_le (warnings, 32);
+  ck_assert_uint_eq (udg_test_log_count (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL), warnings);
+  for (guint i = 0; i < G_N_ELEMENTS (peers); i++)
+    close (peers[i]);
+  udg_server_shutdown (server);
+  g_thread_join (thread);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -418,6 +464,7 @@ main (void)
   tcase_add_test (tc, test_slow_peer);
   tcase_add_test (tc, test_vanished_peer);
   tcase_add_test (tc, test_flood);
+  tcase_add_test (tc, test_bad_datagrams_logged_sparingly);
   suite_add_tcase (s, tc);
   return udg_test_run (s);
 }

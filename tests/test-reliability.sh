@@ -174,14 +174,23 @@ rss() { awk '/VmRSS/ {print $2}' /proc/$c3/status; }
 # server), so that each figure says what is allocated, not what glibc's
 # arenas keep.
 trims=0
-trim() { trims=$((trims + 1)); kill -USR2 $c3; wait_for "$tmp/hostile.out" "^trimmed $trims:"; }
+# The server says "trimmed N: ..." on stderr, among its log records (its
+# stdout holds the ready line alone): the last lines are read.
+trimmed() { tail -n 64 "$tmp/hostile.err" | grep -q "$1"; }
+trim() {
+  trims=$((trims + 1)); kill -USR2 $c3
+  i=0
+  until trimmed "^trimmed $trims:"; do
+    i=$((i + 1)); [ $i -gt 3000 ] && fail "no answer to SIGUSR2 $trims"; sleep 0.01
+  done
+}
 # Until the handlers are done with what was queued (at most 10 s; a
 # handler waiting for a session's next request is done).
 settle() {
   tries=0
-  until trim; grep -q "^trimmed $trims: 0 queued, 0 running but not waiting\$" "$tmp/hostile.out"; do
+  until trim; trimmed "^trimmed $trims: 0 queued, 0 running but not waiting\$"; do
     tries=$((tries + 1))
-    [ $tries -gt 1000 ] && { tail -1 "$tmp/hostile.out"; fail "the server still has work 10 s after the hostile input"; }
+    [ $tries -gt 1000 ] && { grep "^trimmed" "$tmp/hostile.err" | tail -1; fail "the server still has work 10 s after the hostile input"; }
     sleep 0.01
   done
 }

@@ -110,12 +110,17 @@ i=0; while ! grep -q "1 descriptors (closed): with a descriptor" "$tmp/listen.ou
 echo "ok: send --fd, listen closes it"
 kill -TERM $listen_pid; wait $listen_pid
 
-start_bg "$tmp/json.out" "listening at" timeout 60 "$udgram" listen --json "$tmp/json.sock"
+# With every log record turned on, stdout is still one JSON object a line:
+# the records go to stderr.
+start_bg "$tmp/json.out" "listening at" env G_MESSAGES_DEBUG=all timeout 60 "$udgram" listen --json "$tmp/json.sock"
+json_pid=$pid
 timeout 10 "$udgram" send --no-reply "$tmp/json.sock" 'a "quoted" line' || fail "send to listen --json"
 i=0; while ! grep -q '"data":"a \\"quoted\\" line"' "$tmp/json.out"; do
   i=$((i + 1)); [ $i -gt 300 ] && { cat "$tmp/json.out"; fail "listen --json"; }; sleep 0.01; done
+kill -TERM $json_pid; wait $json_pid
 python3 -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$tmp/json.out" || fail "listen --json is not JSON"
-echo "ok: listen --json"
+grep -q "udgram-INFO.*Start serving at" "$tmp/json.out.err" || fail "G_MESSAGES_DEBUG=all: no INFO record on stderr"
+echo "ok: listen --json, with the log records on stderr"
 
 # --- composed protocols against a standard-library Python peer --------------------
 "$udgram" keygen >"$tmp/key" || fail "keygen"

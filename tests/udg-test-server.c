@@ -81,10 +81,11 @@ trim_heap (gpointer data)
 
   udg_server_get_stats (data, &st);
   malloc_trim (0);
-  /* Said on stdout, for the script that waits for it. */
-  printf ("trimmed %u: %" G_GUINT64_FORMAT " queued, %" G_GUINT64_FORMAT " running but not waiting\n", ++count,
+  /* Said on stderr (stdout holds the ready line alone), for the script
+   * that waits for it. */
+  fprintf (stderr, "trimmed %u: %" G_GUINT64_FORMAT " queued, %" G_GUINT64_FORMAT " running but not waiting\n", ++count,
           st.queued_datagrams, st.running_invocations - st.blocked_in_recv);
-  fflush (stdout);
+  fflush (stderr);
   return G_SOURCE_CONTINUE;
 }
 
@@ -109,8 +110,8 @@ service_init (UdgExitStack *stack, UdgServer *server, gpointer user_data, GError
     {
       /* Said before the wait, so that a test can signal the server while
        * it is inside service_init (its signal handling is in place). */
-      printf ("service_init: waiting %u ms\n", ts->config.init_delay_ms);
-      fflush (stdout);
+      fprintf (stderr, "service_init: waiting %u ms\n", ts->config.init_delay_ms);
+      fflush (stderr);
       g_usleep ((gulong) ts->config.init_delay_ms * 1000);
     }
   if (ts->config.passcred || ts->config.recvmsg)
@@ -178,8 +179,9 @@ record (UdgTestServer *ts, UdgClient *client, const gchar *request)
 
 /* One receive as EasyNetwork's test handler does it, at every receive: a
  * request that does not parse is answered "wrong encoding man." and the
- * next one is awaited; a crashed parse or an unsupported call is told to
- * the client, then returned for the server to log. */
+ * next one is awaited; any other error is returned for the server to log,
+ * unanswered (with answer_errors, as its ErrorInRequestHandler: told to the
+ * client first). */
 static gchar *
 receive (UdgTestServer *ts, UdgClient *client, UdgRecvParams *params, GError **error)
 {
@@ -196,8 +198,7 @@ receive (UdgTestServer *ts, UdgClient *client, UdgRecvParams *params, GError **e
             return NULL;
           continue;
         }
-      if (g_error_matches (local, UDG_ERROR, UDG_ERROR_FAILED) ||
-          g_error_matches (local, UDG_ERROR, UDG_ERROR_UNSUPPORTED))
+      if (ts->config.answer_errors)
         reply (ts, client, local->message, NULL);
       g_propagate_error (error, g_steal_pointer (&local));
       return NULL;

@@ -32,9 +32,13 @@ typedef struct
   gboolean handle_signals;
   guint init_delay_ms;      /* service_init takes this long */
   gboolean no_record;       /* keep no log of the requests (long runs) */
+  gboolean answer_errors;   /* EasyNetwork's ErrorInRequestHandler: every
+                             * error at a receive is answered with its
+                             * message, then returned; otherwise only parse
+                             * errors are answered (MyDatagramRequestHandler) */
 } UdgTestServerConfig;
 
-#define UDG_TEST_SERVER_CONFIG_INIT { "", FALSE, FALSE, FALSE, FALSE, UDG_UNNAMED_ADDRESSES_IGNORE, -1, UDG_TEST_SERIALIZER_ASCII, 0, 0, 0, FALSE, 0, FALSE }
+#define UDG_TEST_SERVER_CONFIG_INIT { "", FALSE, FALSE, FALSE, FALSE, UDG_UNNAMED_ADDRESSES_IGNORE, -1, UDG_TEST_SERIALIZER_ASCII, 0, 0, 0, FALSE, 0, FALSE, FALSE }
 
 typedef struct
 {

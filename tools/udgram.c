@@ -1005,6 +1005,10 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  /* stdout is data (replies, received datagrams, statistics): every log
+   * record, the library's included, goes to stderr, whatever
+   * G_MESSAGES_DEBUG turns on. */
+  g_log_writer_default_set_use_stderr (TRUE);
   if (argc < 2 || g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"))
     {
       usage (argc < 2 ? stderr : stdout);
