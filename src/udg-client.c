@@ -196,9 +196,9 @@ log_handler_error (UdgClient *client, const GError *error)
 }
 
 /* With the mailbox locked: the first datagram, counted out; %NULL when
- * there is none (or only the closing marker, which stays). */
+ * there is none, or only the closing marker, which stays (@closed set). */
 static UdgDatagram *
-pop_datagram_locked (UdgClient *client, gint64 timeout_usec)
+pop_datagram_locked (UdgClient *client, gint64 timeout_usec, gboolean *closed)
 {
   gpointer item = timeout_usec == 0 ? udg_mailbox_try_pop_locked (client->mailbox)
                                     : udg_mailbox_timeout_pop_locked (client->mailbox, timeout_usec);
@@ -209,9 +209,8 @@ pop_datagram_locked (UdgClient *client, gint64 timeout_usec)
   if (item == UDG_MAILBOX_CLOSED)
     {
       /* Back in front: every later wait of this invocation sees it too. */
-      UDG_TSAN_IGNORE_BEGIN ();
-      g_async_queue_push_front_unlocked (client->mailbox, item);
-      UDG_TSAN_IGNORE_END ();
+      udg_mailbox_push_front_locked (client->mailbox, item);
+      *closed = TRUE;
       return NULL;
     }
   dg = item;
@@ -236,7 +235,7 @@ udg_client_run_invocation (UdgClient *client)
 
   udg_mailbox_lock (client->mailbox);
   if (!g_atomic_int_get (&server->closing))
-    invocation.first = pop_datagram_locked (client, 0);
+    invocation.first = pop_datagram_locked (client, 0, &invocation.closed);
   if (invocation.first != NULL)
     client->state = CLIENT_RUNNING;
   udg_mailbox_unlock (client->mailbox);
@@ -279,6 +278,9 @@ udg_client_run_invocation (UdgClient *client)
   UDG_STAT_SUB (server, running_invocations, 1);
 
   udg_mailbox_lock (client->mailbox);
+  /* The marker that ended a wait is for this invocation only. */
+  if (invocation.closed)
+    udg_mailbox_remove_locked (client->mailbox, UDG_MAILBOX_CLOSED);
   again = client->queued > 0;
   client->state = again ? CLIENT_PENDING : CLIENT_IDLE;
   udg_mailbox_unlock (client->mailbox);
@@ -300,37 +302,43 @@ own_invocation (UdgClient *client)
   return invocation != NULL && invocation->client == client ? invocation : NULL;
 }
 
-/* Waits for the next datagram of @client; NULL with an error on timeout or
- * shutdown.  Called by the client's own running invocation only: the wait
- * is the mailbox's g_async_queue_timeout_pop_unlocked(). */
+/* Waits for the next datagram of @client; NULL with an error on timeout,
+ * or with UDG_ERROR_CLOSED when the run stops (no datagram comes any
+ * more).  Called by the client's own running invocation only: the wait is
+ * the mailbox's g_async_queue_timeout_pop_unlocked(). */
 static UdgDatagram *
-wait_datagram (UdgClient *client, gdouble timeout, GError **error)
+wait_datagram (UdgClient *client, UdgInvocation *invocation, gdouble timeout, GError **error)
 {
   UdgServer *server = client->server;
   gint64 deadline = udg_deadline_from_timeout (timeout);
+  gboolean closed = FALSE;
   UdgDatagram *dg;
 
   udg_mailbox_lock (client->mailbox);
-  dg = pop_datagram_locked (client, 0);
+  dg = pop_datagram_locked (client, 0, &closed);
   udg_mailbox_unlock (client->mailbox);
-  if (dg == NULL && timeout > 0 && !g_atomic_int_get (&server->closing))
+  if (dg == NULL && !closed && timeout > 0)
     {
       /* This invocation holds its thread while it waits: the pool grows by
-       * one meanwhile, unless the run is stopping (then no marker would
-       * come, and none is needed). */
+       * one meanwhile.  A stopping run refuses the wait: the reader is off,
+       * nothing would come. */
       if (udg_scheduler_wait_begin (server, client))
         {
           gint64 left = deadline == G_MAXINT64 ? -1 : MAX (1, deadline - g_get_monotonic_time ());
 
           udg_mailbox_lock (client->mailbox);
-          dg = pop_datagram_locked (client, left);
+          dg = pop_datagram_locked (client, left, &closed);
           udg_mailbox_unlock (client->mailbox);
           udg_scheduler_wait_end (server, client);
         }
+      else
+        closed = TRUE;
     }
+  if (closed)
+    invocation->closed = TRUE;
   if (dg == NULL)
     {
-      if (g_atomic_int_get (&server->closing))
+      if (closed || g_atomic_int_get (&server->closing))
         g_set_error_literal (error, UDG_ERROR, UDG_ERROR_CLOSED, _("The server is shutting down"));
       else
         g_set_error_literal (error, UDG_ERROR, UDG_ERROR_TIMED_OUT,
@@ -452,7 +460,7 @@ udg_client_recv (UdgClient           *client,
 
   if (!udg_validate_timeout (params->timeout, error))
     return NULL;
-  dg = wait_datagram (client, params->timeout, error);
+  dg = wait_datagram (client, invocation, params->timeout, error);
   if (dg == NULL)
     return NULL;
   return deliver (client, invocation, dg, params, error);

@@ -47,6 +47,26 @@ udg_mailbox_push_locked (GAsyncQueue *mailbox,
   UDG_TSAN_IGNORE_END ();
 }
 
+/* With the lock held: puts @item back in front. */
+static inline void
+udg_mailbox_push_front_locked (GAsyncQueue *mailbox,
+                               gpointer     item)
+{
+  UDG_TSAN_IGNORE_BEGIN ();
+  g_async_queue_push_front_unlocked (mailbox, item);
+  UDG_TSAN_IGNORE_END ();
+}
+
+/* With the lock held: removes @item wherever it is. */
+static inline void
+udg_mailbox_remove_locked (GAsyncQueue *mailbox,
+                           gpointer     item)
+{
+  UDG_TSAN_IGNORE_BEGIN ();
+  g_async_queue_remove_unlocked (mailbox, item);
+  UDG_TSAN_IGNORE_END ();
+}
+
 /* With the lock held: the first item, or %NULL at once. */
 static inline gpointer
 udg_mailbox_try_pop_locked (GAsyncQueue *mailbox)

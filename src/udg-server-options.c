@@ -30,7 +30,8 @@
  * creates it, unnamed senders ignored, no ancillary data, datagrams up to
  * 64 KiB, at most 4096 handler threads, 1024 datagrams per mailbox, SIGINT
  * and SIGTERM handled when serving in the main thread, 1 second of waiting
- * for a peer whose queue is full.
+ * for a peer whose queue is full, 5 seconds to handle what was read when
+ * the server stops.
  *
  * Returns: (transfer full): new options
  *
@@ -47,6 +48,7 @@ udg_server_options_new (void)
   options->mailbox_limit = 1024;
   options->handle_signals = TRUE;
   options->send_timeout = 1.0;
+  options->drain_timeout = 5.0;
   options->mailbox_bytes_limit = 1024 * 1024;
   return options;
 }
@@ -366,4 +368,33 @@ udg_server_options_set_send_timeout (UdgServerOptions *options,
 {
   g_return_if_fail (options != NULL);
   options->send_timeout = seconds;
+}
+
+/**
+ * udg_server_options_set_drain_timeout:
+ * @options: options
+ * @seconds: how long a stop may take to handle what was already read (5 s
+ *   by default); 0 drops it at once, %UDG_TIMEOUT_INFINITE waits until it
+ *   is all handled
+ *
+ * A stop (udg_server_shutdown(), SIGTERM, a restart by the service
+ * manager) is a drain: the server stops reading (what is still in the
+ * socket's queue stays there, for the next process to serve when the socket
+ * outlives this one), the invocations go on until their clients' mailboxes
+ * are empty, and an invocation waiting in udg_client_recv() on an empty
+ * mailbox fails at once with %UDG_ERROR_CLOSED.  When all have returned, or
+ * when @seconds have passed, udg_client_get_cancellable() is cancelled and
+ * what is still queued is dropped, counted in
+ * #UdgServerStats.dropped_shutdown.  A handler that neither returns nor
+ * waits in udg_client_recv() holds the stop until then.  A negative or NaN
+ * value is refused by udg_server_new().
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_drain_timeout (UdgServerOptions *options,
+                                      gdouble           seconds)
+{
+  g_return_if_fail (options != NULL);
+  options->drain_timeout = seconds;
 }

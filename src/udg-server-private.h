@@ -26,6 +26,7 @@ struct _UdgServerOptions
   guint mailbox_limit;
   gboolean handle_signals;
   gdouble send_timeout;
+  gdouble drain_timeout;
   gboolean pass_credentials;
   gboolean reuse_stale;
   gboolean notify;
@@ -90,6 +91,7 @@ typedef struct
   GBytes *current;         /* (owned) (nullable): last datagram consumed */
   gboolean has_credentials;
   UdgCredentials credentials; /* of the last datagram consumed */
+  gboolean closed;         /* a wait met UDG_MAILBOX_CLOSED */
 } UdgInvocation;
 
 G_GNUC_INTERNAL UdgInvocation *udg_invocation_get_current (void);
@@ -135,8 +137,14 @@ G_GNUC_INTERNAL void udg_reader_after_invocation (UdgServer *server);
 typedef struct
 {
   pthread_mutex_t lock;             /* guards what follows */
+  pthread_cond_t drained;           /* tasks reached 0 while draining */
   GThreadPool *pool;                /* (owned) (nullable): while serving */
+  gint draining;                    /* atomic, set under the lock: the run
+                                     * stops; no wait begins, mail is
+                                     * still handled */
+  gboolean woken;                   /* the waits were ended (markers) */
   gboolean closing;                 /* the run tears down: no new work */
+  gint tasks;                       /* atomic: pushed and not finished */
   guint n_cores;
   guint blocked;                    /* invocations waiting for a peer */
   gint queued;                      /* atomic: tasks pushed and not started */
@@ -148,6 +156,7 @@ typedef struct
 G_GNUC_INTERNAL void udg_scheduler_init (UdgScheduler *scheduler);
 G_GNUC_INTERNAL void udg_scheduler_clear (UdgScheduler *scheduler);
 G_GNUC_INTERNAL void udg_scheduler_start (UdgServer *server);
+G_GNUC_INTERNAL gboolean udg_scheduler_drain (UdgServer *server, gint64 deadline);
 G_GNUC_INTERNAL void udg_scheduler_stop (UdgServer *server);
 G_GNUC_INTERNAL void udg_scheduler_run (UdgServer *server, UdgClient *client);
 G_GNUC_INTERNAL gboolean udg_scheduler_wait_begin (UdgServer *server, UdgClient *client);

@@ -31,11 +31,15 @@
  * waits in udg_client_recv(): a waiting handler costs a thread, up to
  * max_threads.
  *
- * Shutdown stops the dispatcher, cancels udg_client_get_cancellable(), wakes
- * every invocation waiting in udg_client_recv() with %UDG_ERROR_CLOSED,
- * drops queued datagrams (counted), waits for the invocations to return,
- * marks the service unavailable, and closes the exit stack.  The socket stays
- * open for another udg_server_serve_forever() until udg_server_close().
+ * Shutdown drains: the dispatcher stops reading (what is still in the
+ * socket's queue stays there), every invocation waiting in
+ * udg_client_recv() on an empty mailbox fails with %UDG_ERROR_CLOSED, and
+ * the queued datagrams are handled, until none is left or the drain bound
+ * passes (udg_server_options_set_drain_timeout()).  Then it cancels
+ * udg_client_get_cancellable(), drops what is still queued (counted), waits
+ * for the invocations to return, marks the service unavailable, and closes
+ * the exit stack.  The socket stays open for another
+ * udg_server_serve_forever() until udg_server_close().
  *
  * Log records (domain "udgram", structured): INFO "Start serving at …",
  * "Server loop break, waiting for remaining tasks...", "Server stopped";
@@ -109,6 +113,12 @@ validate_options (const UdgServerOptions *o, GError **error)
     {
       g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
                            _("send_timeout must be a positive number of seconds"));
+      return FALSE;
+    }
+  if (isnan (o->drain_timeout) || o->drain_timeout < 0)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("drain_timeout must be a positive number of seconds"));
       return FALSE;
     }
   if (o->mode_set && o->mode > 07777)
@@ -661,12 +671,18 @@ teardown (UdgServer *server, UdgExitStack *stack)
   server->serving = FALSE;
   server_unlock (server);
 
-  /* No datagram is routed after this. */
+  /* No datagram is routed after this: what is still in the socket stays
+   * there, for the next run or the next process. */
   udg_reader_stop (server);
+  /* What was read is handled, within the drain bound. */
+  if (!udg_scheduler_drain (server, udg_deadline_from_timeout (server->options.drain_timeout)) &&
+      server->options.drain_timeout > 0)
+    udg_log (G_LOG_LEVEL_WARNING, NULL,
+             "The drain bound (%g s) passed with invocations still running: what is still queued is dropped "
+             "(see udg_server_options_set_drain_timeout())", server->options.drain_timeout);
   g_atomic_int_set (&server->closing, TRUE);
   g_cancellable_cancel (server->cancellable);
-  /* Wakes the waiting invocations, waits for all to return, drops what
-   * is queued. */
+  /* Waits for all to return, drops what is still queued. */
   udg_scheduler_stop (server);
 
   g_atomic_int_set (&server->service_available, FALSE);

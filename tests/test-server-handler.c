@@ -615,7 +615,10 @@ START_TEST (test_invalid_timeout)
 }
 END_TEST
 
-/* 34: a handler sleeping in a cancellable wait: shutdown within 1 s. */
+/* 34: a handler sleeping in a cancellable wait: shutdown within 1 s.
+ * Differs: a stop first drains what was read, and a handler that neither
+ * returns nor waits in udg_client_recv() holds it until the drain bound
+ * (0.3 s here), which then cancels the cancellable. */
 static void
 wake_context (GCancellable *cancellable, gpointer context)
 {
@@ -653,13 +656,16 @@ START_TEST (test_request_handler_is_cancelled)
 
   memset (&f, 0, sizeof f);
   fixture_config (_i, &config, &f);
+  config.drain_timeout = 0.3;
   fixture_start (&f, &config, &funcs);
   c = fixture_client (&f, "c.sock");
   ck_assert (udg_test_send_str (c, f.address, "x"));
   ASSERT_REPLY (c, "response", 3000);
   t0 = udg_test_now_ms ();
   udg_test_server_stop (f.ts);
+  ck_assert_int_ge (udg_test_now_ms () - t0, 300);
   ck_assert_int_lt (udg_test_now_ms () - t0, 1000);
+  ck_assert_uint_eq (udg_test_log_count_text (WARN, "The drain bound (0.3 s) passed"), 1);
   close (c);
   fixture_stop (&f);
 }

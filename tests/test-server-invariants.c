@@ -1,12 +1,14 @@
 /* The invariants of docs/design.md, each through real sockets: one invocation
  * per client, FIFO per client, a dispatcher that never waits for a handler,
- * nothing lost silently, bounded shutdown, no leak across runs, per-client
+ * nothing lost silently, a stop that drains within its bound, no leak across runs, per-client
  * context variables, pool saturation, the server's threads under SCHED_BATCH.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "udg-test-fixture.h"
 
 #include <sched.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../src/udg-tuning.h"
@@ -505,6 +507,141 @@ START_TEST (test_pool_saturation)
 }
 END_TEST
 
+/* --- a stop drains what was read -------------------------------------------------- */
+
+/* A handler that takes @user_data milliseconds per request, then echoes it. */
+static gboolean
+slow_echo_handle (UdgClient *client, gpointer user_data, GError **error)
+{
+  g_autofree gchar *req = udg_client_recv (client, NULL, error);
+
+  if (req == NULL)
+    return FALSE;
+  g_usleep ((gulong) GPOINTER_TO_UINT (user_data) * 1000);
+  return udg_client_send_packet (client, req, error);
+}
+
+typedef struct
+{
+  UdgServer *server;
+  gboolean ok;
+} Run;
+
+static gpointer
+run_thread (gpointer data)
+{
+  Run *run = data;
+
+  run->ok = udg_server_serve_forever (run->server, NULL);
+  return NULL;
+}
+
+/* 100 numbered requests, a stop while most are queued, and a second run on
+ * the same socket: every request answered exactly once, in order, none
+ * dropped.  The stop handled what the first run had read, and what was
+ * still in the socket's queue waited there for the second run. */
+START_TEST (test_stop_drains)
+{
+  static const UdgHandlerFuncs funcs = { .handle = slow_echo_handle };
+  g_autoptr(UdgSerializer) s = udg_ascii_serializer_new ();
+  g_autoptr(UdgProtocol) p = udg_protocol_new (s);
+  g_autoptr(UdgServer) server = udg_server_new ("", p, &funcs, GUINT_TO_POINTER (5), NULL, NULL, NULL);
+  g_autoptr(GPtrArray) addresses = NULL;
+  UdgServerStats stats;
+  Run run = { server, FALSE };
+  GThread *thread;
+  int c = udg_test_socket ("");
+  guint next = 0;
+
+  ck_assert_ptr_nonnull (server);
+  thread = g_thread_new ("serve", run_thread, &run);
+  ck_assert (udg_server_wait_serving (server, 5));
+  addresses = udg_server_get_addresses (server);
+  /* Connected, as most clients are: its queue holds all the replies (an
+   * unconnected one holds net.unix.max_dgram_qlen). */
+  {
+    struct sockaddr_un sa;
+    socklen_t len = udg_address_to_sockaddr (g_ptr_array_index (addresses, 0), &sa);
+
+    ck_assert (connect (c, (struct sockaddr *) &sa, len) == 0);
+  }
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autofree gchar *text = g_strdup_printf ("%u", i);
+
+      ck_assert (udg_test_send_str (c, g_ptr_array_index (addresses, 0), text));
+    }
+  /* Stopped with some 90 requests in the mailbox (5 ms each). */
+  udg_server_shutdown (server);
+  g_thread_join (thread);
+  ck_assert (run.ok);
+  udg_server_get_stats (server, &stats);
+  ck_assert_uint_eq (stats.dropped_shutdown, 0);
+  ck_assert_uint_eq (stats.handled, stats.received);
+  ck_assert_uint_ge (stats.received, 50);
+  /* The second run serves what the socket kept. */
+  thread = g_thread_new ("serve", run_thread, &run);
+  ck_assert (udg_server_wait_serving (server, 5));
+  for (; next < 100; next++)
+    {
+      g_autofree gchar *expected = g_strdup_printf ("%u", next);
+      g_autofree gchar *got = udg_test_recv_str (c, 3000);
+
+      ck_assert_msg (got != NULL, "reply %u missing", next);
+      ck_assert_str_eq (got, expected);
+    }
+  udg_server_shutdown (server);
+  g_thread_join (thread);
+  udg_server_get_stats (server, &stats);
+  printf ("stop drains: 100 requests over two runs, %" G_GUINT64_FORMAT " handled, %" G_GUINT64_FORMAT
+          " dropped at shutdown\n", stats.handled, stats.dropped_shutdown);
+  ck_assert_uint_eq (stats.received, 100);
+  ck_assert_uint_eq (stats.handled, 100);
+  ck_assert_uint_eq (stats.dropped_shutdown, 0);
+  ASSERT_NO_REPLY (c, 100);
+  close (c);
+}
+END_TEST
+
+/* The drain is bounded: a handler of 100 ms per request, 20 requests
+ * queued, a bound of 0.25 s: the stop returns soon after the bound, and
+ * what was left is dropped and counted. */
+START_TEST (test_drain_bound)
+{
+  static const UdgHandlerFuncs funcs = { .handle = slow_echo_handle };
+  g_autoptr(UdgSerializer) s = udg_ascii_serializer_new ();
+  g_autoptr(UdgProtocol) p = udg_protocol_new (s);
+  g_autoptr(UdgServerOptions) o = udg_server_options_new ();
+  g_autoptr(UdgServer) server = NULL;
+  g_autoptr(GPtrArray) addresses = NULL;
+  UdgServerStats stats;
+  Run run = { NULL, FALSE };
+  GThread *thread;
+  int c = udg_test_socket ("");
+  gint64 t0;
+
+  udg_server_options_set_drain_timeout (o, 0.25);
+  server = udg_server_new ("", p, &funcs, GUINT_TO_POINTER (100), NULL, o, NULL);
+  run.server = server;
+  thread = g_thread_new ("serve", run_thread, &run);
+  ck_assert (udg_server_wait_serving (server, 5));
+  addresses = udg_server_get_addresses (server);
+  for (guint i = 0; i < 20; i++)
+    ck_assert (udg_test_send_str (c, g_ptr_array_index (addresses, 0), "x"));
+  WAIT_STATS (server, stats, stats.received == 20);
+  t0 = udg_test_now_ms ();
+  udg_server_shutdown (server);
+  g_thread_join (thread);
+  ck_assert_int_lt (udg_test_now_ms () - t0, 1000);
+  udg_server_get_stats (server, &stats);
+  ck_assert_uint_eq (stats.received, 20);
+  ck_assert_uint_gt (stats.dropped_shutdown, 0);
+  ck_assert_uint_eq (stats.handled + stats.dropped_shutdown, 20);
+  ck_assert_uint_eq (udg_test_log_count_text (G_LOG_LEVEL_WARNING, "The drain bound (0.25 s) passed"), 1);
+  close (c);
+}
+END_TEST
+
 /* --- no leak across 100 runs ---------------------------------------------------- */
 
 START_TEST (test_serve_shutdown_cycles)
@@ -657,6 +794,8 @@ main (void)
   tcase_add_loop_test (tc, test_threads_run_sched_batch, 0, 2);
   tcase_add_loop_test (tc, test_pool_saturation, 0, 2);
   tcase_add_test (tc, test_serve_shutdown_cycles);
+  tcase_add_test (tc, test_stop_drains);
+  tcase_add_test (tc, test_drain_bound);
   tcase_add_loop_test (tc, test_context_vars, 0, 2);
   tcase_add_loop_test (tc, test_client_state_freed, 0, 2);
   suite_add_tcase (s, tc);

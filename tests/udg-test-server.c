@@ -364,6 +364,8 @@ udg_test_server_new (const UdgTestServerConfig *config,
     udg_server_options_set_mailbox_limit (options, config->mailbox_limit);
   if (config->max_datagram_size > 0)
     udg_server_options_set_max_datagram_size (options, config->max_datagram_size);
+  if (config->drain_timeout >= 0)
+    udg_server_options_set_drain_timeout (options, config->drain_timeout);
 
   ts->server = udg_server_new (config->path, protocol, funcs != NULL ? funcs : &udg_test_handler_funcs,
                                ts, NULL, options, error);

@@ -36,9 +36,10 @@ typedef struct
                              * error at a receive is answered with its
                              * message, then returned; otherwise only parse
                              * errors are answered (MyDatagramRequestHandler) */
+  gdouble drain_timeout;    /* < 0: the default */
 } UdgTestServerConfig;
 
-#define UDG_TEST_SERVER_CONFIG_INIT { "", FALSE, FALSE, FALSE, FALSE, UDG_UNNAMED_ADDRESSES_IGNORE, -1, UDG_TEST_SERIALIZER_ASCII, 0, 0, 0, FALSE, 0, FALSE, FALSE }
+#define UDG_TEST_SERVER_CONFIG_INIT { "", FALSE, FALSE, FALSE, FALSE, UDG_UNNAMED_ADDRESSES_IGNORE, -1, UDG_TEST_SERIALIZER_ASCII, 0, 0, 0, FALSE, 0, FALSE, FALSE, -1 }
 
 typedef struct
 {

@@ -72,7 +72,8 @@ struct _UdgHandlerFuncs
  * @refused: datagrams discarded because the handler returned before reading
  *   them
  * @dropped_mailbox: datagrams dropped because the client's mailbox was full
- * @dropped_shutdown: datagrams still queued when the server stopped
+ * @dropped_shutdown: datagrams still queued when the server stopped, past
+ *   the drain bound (see udg_server_options_set_drain_timeout())
  * @truncated: datagrams longer than max_datagram_size, dropped unparsed
  * @unnamed: datagrams from unbound senders dropped by the unnamed policy
  * @denied: datagrams refused by the uid allow-list (see
@@ -154,6 +155,9 @@ void              udg_server_options_set_handle_signals    (UdgServerOptions *op
                                                             gboolean          handle);
 UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_send_timeout      (UdgServerOptions *options,
+                                                            gdouble           seconds);
+UDG_AVAILABLE_IN_0_1
+void              udg_server_options_set_drain_timeout     (UdgServerOptions *options,
                                                             gdouble           seconds);
 UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_pass_credentials  (UdgServerOptions *options,
