@@ -601,6 +601,25 @@ wait_socket (UdgEndpoint *endpoint, short events, gint64 deadline, GCancellable 
   return ok;
 }
 
+/* Connects the socket to the server's address again, with the send lock
+ * held. */
+static gboolean
+reconnect (UdgEndpoint *endpoint, GError **error)
+{
+  struct sockaddr_un sa;
+  socklen_t len = udg_address_to_sockaddr (endpoint->peer, &sa);
+
+  if (connect (endpoint->fd, (struct sockaddr *) &sa, len) == 0)
+    return TRUE;
+  {
+    int errsv = errno;
+    g_autofree gchar *who = udg_address_to_string (endpoint->peer);
+
+    udg_set_error_from_errno (error, errsv, _("Unable to send a datagram to %s"), who);
+  }
+  return FALSE;
+}
+
 /**
  * udg_endpoint_send_packet_with_ancillary:
  * @endpoint: a #UdgEndpoint
@@ -613,11 +632,18 @@ wait_socket (UdgEndpoint *endpoint, short events, gint64 deadline, GCancellable 
  *
  * Serializes @packet and sends it to the server with sendmsg().
  *
+ * The endpoint survives a restart of the server: when the server's socket
+ * was closed and its address bound again by a new one, the send connects
+ * to the new socket and goes.  While nobody is bound there, the send fails
+ * (%G_IO_ERROR_CONNECTION_REFUSED or %G_IO_ERROR_NOT_FOUND) and the next
+ * one tries again.  A reply lost with the old socket is the caller's
+ * timeout, as for any datagram.
+ *
  * Returns: %TRUE when sent; %FALSE with %UDG_ERROR_CLOSED,
  *   %UDG_ERROR_TIMED_OUT, %UDG_ERROR_INVALID_ARGUMENT (a negative or NaN
  *   @timeout), %UDG_ERROR_FAILED (the protocol could not
- *   serialize it), %G_IO_ERROR_CONNECTION_REFUSED (the server is gone) or
- *   another system error
+ *   serialize it), %G_IO_ERROR_CONNECTION_REFUSED or %G_IO_ERROR_NOT_FOUND
+ *   (no server at its address now), or another system error
  *
  * Since: 0.1
  */
@@ -656,20 +682,35 @@ udg_endpoint_send_packet_with_ancillary (UdgEndpoint  *endpoint,
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   msg.msg_controllen = control_len;
-  for (;;)
+  for (gboolean reconnected = FALSE;;)
     {
+      int errsv;
+
       if (sendmsg (endpoint->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
         {
           ok = TRUE;
           break;
         }
-      if (errno == EINTR)
+      errsv = errno;
+      if (errsv == EINTR)
         continue;
-      if (errno != EAGAIN)
+      /* The server's socket was closed (a restart): the kernel disconnects
+       * ours at the first send after (ECONNREFUSED), and refuses the next
+       * ones (ENOTCONN).  Connecting again reaches the socket bound at the
+       * server's address now, if there is one; else that error is this
+       * send's, and the next send tries again. */
+      if ((errsv == ECONNREFUSED || errsv == ENOTCONN) && !reconnected)
+        {
+          reconnected = TRUE;
+          if (reconnect (endpoint, error))
+            continue;
+          break;
+        }
+      if (errsv != EAGAIN)
         {
           g_autofree gchar *who = udg_address_to_string (endpoint->peer);
 
-          udg_set_error_from_errno (error, errno, _("Unable to send a datagram to %s"), who);
+          udg_set_error_from_errno (error, errsv, _("Unable to send a datagram to %s"), who);
           break;
         }
       if (timeout == 0)

@@ -460,6 +460,46 @@ START_TEST (test_against_server)
 }
 END_TEST
 
+/* The server restarts on the same path (a new socket): a long-lived
+ * endpoint goes on.  _i == 1: a send while no server is there fails, and
+ * does not break the endpoint. */
+START_TEST (test_server_restarted)
+{
+  static const UdgHandlerFuncs funcs = { .handle = echo };
+  g_autofree gchar *spath = g_build_filename (dir, "server.sock", NULL);
+  g_autoptr(UdgEndpoint) e = NULL;
+  g_autoptr(GError) error = NULL;
+
+  for (int run = 0; run < 3; run++)
+    {
+      g_autoptr(UdgServer) server = udg_server_new (spath, ascii, &funcs, NULL, NULL, NULL, NULL);
+      GThread *t = g_thread_new ("serve", serve, server);
+      g_autofree gchar *text = g_strdup_printf ("run %d", run);
+      g_autofree gchar *got = NULL;
+
+      ck_assert (udg_server_wait_serving (server, 5));
+      if (e == NULL)
+        e = udg_endpoint_new (spath, NULL, ascii, NULL);
+      ck_assert_ptr_nonnull (e);
+      ck_assert_msg (udg_endpoint_send_packet (e, text, 1.0, NULL, &error), "run %d: %s", run,
+                     error != NULL ? error->message : "");
+      got = udg_endpoint_recv_packet (e, 2.0, NULL, &error);
+      ck_assert_msg (got != NULL, "run %d: %s", run, error != NULL ? error->message : "");
+      ck_assert_str_eq (got, text);
+      udg_server_shutdown (server);
+      g_thread_join (t);
+      udg_server_close (server, NULL);
+      if (_i == 1)
+        {
+          ck_assert (!udg_endpoint_send_packet (e, "nobody", 1.0, NULL, &error));
+          ck_assert_msg (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
+                         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED), "%s", error->message);
+          g_clear_error (&error);
+        }
+    }
+}
+END_TEST
+
 int
 main (void)
 {
@@ -486,6 +526,7 @@ main (void)
   tcase_add_test (tc, test_lock_acquisition_timeout);
   tcase_add_test (tc, test_cancellable);
   tcase_add_test (tc, test_against_server);
+  tcase_add_loop_test (tc, test_server_restarted, 0, 2);
   suite_add_tcase (s, tc);
   return udg_test_run (s);
 }
