@@ -1,9 +1,13 @@
 /* udg-notify.c: the service manager's readiness protocol (sd_notify), without
  * libsystemd.
  *
- * When the server's notify option is on and $NOTIFY_SOCKET names an AF_UNIX
- * socket (a path, or @ for the abstract namespace), the server sends, from
- * an unbound datagram socket of its own:
+ * When $NOTIFY_SOCKET names an AF_UNIX socket (a path, or @ for the
+ * abstract namespace), the server sends, from an unbound datagram socket of
+ * its own:
+ *   FDSTORE=1, FDNAME=           with the socket it bound (SCM_RIGHTS), once
+ *                                it serves, when the fd store is wanted
+ *                                (udg_notify_fd_store_wanted());
+ * and when the server's notify option is on:
  *   READY=1, STATUS=, MAINPID=   once it serves (the socket exists, the
  *                                signal handling is in place);
  *   STATUS=<statistics>          every UDG_NOTIFY_STATUS_SECONDS;
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 /* Between two STATUS= lines with the statistics. */
 #define UDG_NOTIFY_STATUS_SECONDS 5
@@ -86,16 +91,83 @@ watchdog_usec (void)
   return value;
 }
 
+/* Whether the server stores the socket it binds in the service manager's
+ * fd store: always, or when $FDSTORE (systemd 254 and later, for a unit
+ * with FileDescriptorStoreMax=) says the manager keeps one; and
+ * $NOTIFY_SOCKET is set. */
+gboolean
+udg_notify_fd_store_wanted (const UdgServerOptions *options)
+{
+  const gchar *where = g_getenv ("NOTIFY_SOCKET");
+  const gchar *max = g_getenv ("FDSTORE");
+  guint64 n;
+
+  if (options->fd_store == UDG_FD_STORE_NEVER || where == NULL || where[0] == '\0')
+    return FALSE;
+  return options->fd_store == UDG_FD_STORE_ALWAYS ||
+         (max != NULL && g_ascii_string_to_unsigned (max, 10, 1, G_MAXUINT64, &n, NULL));
+}
+
+/* FDSTORE=1 with the server's socket: the service manager keeps it, and
+ * passes it to the next process (LISTEN_FDS, LISTEN_FDNAMES). */
+static void
+store_socket (UdgServer *server)
+{
+  const gchar *name = server->options.fd_name_set ? server->options.fd_name : "udgram";
+  g_autofree gchar *text = g_strdup_printf ("FDSTORE=1\nFDNAME=%s", name);
+  union
+  {
+    struct cmsghdr align;
+    guint8 buf[CMSG_SPACE (sizeof (int))];
+  } control = { 0 };
+  struct iovec iov = { text, strlen (text) };
+  struct sockaddr_un sa;
+  struct msghdr msg = { 0 };
+  struct cmsghdr *cmsg;
+  g_autofree gchar *where = udg_address_to_string (server->notify_address);
+
+  msg.msg_name = &sa;
+  msg.msg_namelen = udg_address_to_sockaddr (server->notify_address, &sa);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  cmsg = CMSG_FIRSTHDR (&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cmsg), &server->fd, sizeof (int));
+  if (sendmsg (server->notify_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+    {
+      g_autoptr(GError) error = NULL;
+
+      udg_set_error_from_errno (&error, errno, _("Unable to store the socket in the service manager at %s"), where);
+      udg_log (G_LOG_LEVEL_WARNING, error,
+               "The socket is not in the service manager's fd store: a restart loses what is queued in it");
+      return;
+    }
+  pthread_mutex_lock (&server->lock);
+  server->stored = TRUE;
+  pthread_mutex_unlock (&server->lock);
+  udg_log (G_LOG_LEVEL_INFO, NULL, "The socket is in the service manager's fd store (FDNAME=%s): "
+           "a restart serves it again", name);
+}
+
 /* Called by the serving thread once the server serves. */
 void
 udg_notify_ready (UdgServer *server)
 {
   const gchar *where = g_getenv ("NOTIFY_SOCKET");
+  gboolean store;
   g_autofree gchar *bound = NULL;
   g_autofree gchar *text = NULL;
   guint64 usec;
 
-  if (!server->options.notify || where == NULL || where[0] == '\0')
+  /* Only a socket this process bound: the others' owners keep them. */
+  pthread_mutex_lock (&server->lock);
+  store = !server->adopted && !server->stored && udg_notify_fd_store_wanted (&server->options);
+  pthread_mutex_unlock (&server->lock);
+  if ((!server->options.notify && !store) || where == NULL || where[0] == '\0')
     return;
   if (where[0] != '/' && where[0] != '@')
     {
@@ -105,6 +177,14 @@ udg_notify_ready (UdgServer *server)
   server->notify_address = udg_address_new_from_string (where, NULL);
   server->notify_fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (server->notify_address == NULL || server->notify_fd < 0)
+    {
+      udg_notify_close (server);
+      return;
+    }
+  /* Before READY=1: once the manager thinks us started, it has the socket. */
+  if (store)
+    store_socket (server);
+  if (!server->options.notify)
     {
       udg_notify_close (server);
       return;

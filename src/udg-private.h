@@ -134,6 +134,12 @@ G_GNUC_INTERNAL void udg_context_clear (UdgContext *context);
 G_GNUC_INTERNAL UdgContext *udg_context_push (UdgContext *context);
 G_GNUC_INTERNAL void udg_context_pop (UdgContext *previous);
 
+/* The sockets the service manager passed (udg-listen-fds.c): the one named
+ * @name, or else bound to @address, handed out once; -1 when none. */
+G_GNUC_INTERNAL gint udg_listen_fds_take (const UdgAddress *address,
+                                          const gchar      *name,
+                                          UdgAddress      **bound);
+
 /* Ancillary internals. */
 G_GNUC_INTERNAL gboolean udg_ancillary_find_credentials (gconstpointer   control,
                                                          gsize           control_len,

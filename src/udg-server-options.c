@@ -31,7 +31,9 @@
  * 64 KiB, at most 4096 handler threads, 1024 datagrams per mailbox, SIGINT
  * and SIGTERM handled when serving in the main thread, 1 second of waiting
  * for a peer whose queue is full, 5 seconds to handle what was read when
- * the server stops.
+ * the server stops, a socket the service manager passed for the server's
+ * address served rather than a new one bound, and the socket stored in the
+ * service manager's fd store when it keeps one.
  *
  * Returns: (transfer full): new options
  *
@@ -49,6 +51,8 @@ udg_server_options_new (void)
   options->handle_signals = TRUE;
   options->send_timeout = 1.0;
   options->drain_timeout = 5.0;
+  options->inherit = TRUE;
+  options->fd_store = UDG_FD_STORE_AUTO;
   options->mailbox_bytes_limit = 1024 * 1024;
   return options;
 }
@@ -397,4 +401,87 @@ udg_server_options_set_drain_timeout (UdgServerOptions *options,
 {
   g_return_if_fail (options != NULL);
   options->drain_timeout = seconds;
+}
+
+/**
+ * udg_server_options_set_inherit:
+ * @options: options
+ * @inherit: whether to serve a socket the service manager passed (on by
+ *   default)
+ *
+ * With it, udg_server_activate() first looks among the sockets the service
+ * manager passed to this process (`LISTEN_FDS`, see udg_listen_fds()) for
+ * one named as udg_server_options_set_fd_name() says, or else bound to the
+ * server's address, and serves it instead of binding a new one: the socket
+ * of a `.socket` unit, or the one a previous run stored in the fd store
+ * (udg_server_options_set_fd_store()).  Such a socket is the service
+ * manager's: its mode is left as it is and its file is never removed.  The
+ * environment is read, not changed.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_inherit (UdgServerOptions *options,
+                                gboolean          inherit)
+{
+  g_return_if_fail (options != NULL);
+  options->inherit = inherit;
+}
+
+/**
+ * udg_server_options_set_fd_store:
+ * @options: options
+ * @mode: whether the server stores its socket in the service manager's
+ *   file descriptor store; %UDG_FD_STORE_AUTO by default
+ *
+ * A daemon is restarted on every upgrade.  Without a `.socket` unit, its
+ * socket dies with the old process, and with it the datagrams queued there.
+ * With the fd store, the server hands the socket it bound to the service
+ * manager once it serves (`FDSTORE=1` and `FDNAME=` over `$NOTIFY_SOCKET`,
+ * the descriptor passed with SCM_RIGHTS, before `READY=1`); the manager
+ * passes it back to the next process in `LISTEN_FDS` and
+ * `LISTEN_FDNAMES`, which serves it (udg_server_options_set_inherit()), and
+ * what was queued in it is served then.  A stored socket's file is not
+ * removed when the server closes.  A later fresh start (the manager
+ * dropped the store when the unit stopped for good) finds that file with
+ * nobody behind it and binds the path again, as
+ * udg_server_options_set_reuse_stale() does; a socket that someone still
+ * holds is never taken over.  With systemd, a unit asks for it with
+ * `FileDescriptorStoreMax=1` (and `NotifyAccess=main`, the default for
+ * `Type=notify`).  Sockets the server did not bind itself (a `.socket`
+ * unit's, udg_server_new_from_fd()) are not stored: their owner keeps them.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_fd_store (UdgServerOptions *options,
+                                 UdgFdStore        mode)
+{
+  g_return_if_fail (options != NULL);
+  options->fd_store = mode;
+}
+
+/**
+ * udg_server_options_set_fd_name:
+ * @options: options
+ * @name: the socket's name for the service manager: 1 to 255 printable
+ *   ASCII characters, no colon
+ *
+ * The name the socket is stored under in the fd store (`FDNAME=`; "udgram"
+ * by default), and the name of an inherited socket to serve before one
+ * bound to the server's address (`LISTEN_FDNAMES`, which also carries a
+ * `.socket` unit's `FileDescriptorName=`).  udg_server_new() refuses an
+ * invalid name.
+ *
+ * Since: 0.1
+ */
+void
+udg_server_options_set_fd_name (UdgServerOptions *options,
+                                const gchar      *name)
+{
+  g_return_if_fail (options != NULL);
+  g_return_if_fail (name != NULL);
+  g_strlcpy (options->fd_name, name, sizeof options->fd_name);
+  /* Too long to keep whole: refused by udg_server_new(). */
+  options->fd_name_set = strlen (name) < sizeof options->fd_name ? 1 : 2;
 }

@@ -33,6 +33,10 @@ struct _UdgServerOptions
   guint64 mailbox_bytes_limit;
   uid_t allowed_uids[32];
   guint n_allowed_uids;
+  gboolean inherit;
+  UdgFdStore fd_store;
+  gchar fd_name[256];              /* empty: "udgram" */
+  gboolean fd_name_set;
 };
 
 /* One received datagram waiting in a mailbox. */
@@ -209,7 +213,8 @@ struct _UdgServer
   pthread_mutex_t lock;
   pthread_cond_t cond;
   gint fd;                          /* -1 when not listening */
-  gboolean adopted;                 /* fd given by the caller */
+  gboolean adopted;                 /* fd given by the caller or inherited */
+  gboolean stored;                  /* fd in the service manager's store */
   UdgAddress *bound;                /* (owned) (nullable) */
   gboolean unlink_on_close;
   dev_t dev;
@@ -251,6 +256,7 @@ struct _UdgServer
 
 #define UDG_DATAGRAM_SIZE(dg) ((guint64) g_bytes_get_size ((dg)->data))
 
+G_GNUC_INTERNAL gboolean udg_notify_fd_store_wanted (const UdgServerOptions *options);
 G_GNUC_INTERNAL void udg_notify_ready (UdgServer *server);
 G_GNUC_INTERNAL void udg_notify_stopping (UdgServer *server);
 G_GNUC_INTERNAL void udg_notify_close (UdgServer *server);

@@ -127,6 +127,25 @@ validate_options (const UdgServerOptions *o, GError **error)
                    _("Invalid socket file mode %o"), o->mode);
       return FALSE;
     }
+  if (o->fd_store != UDG_FD_STORE_AUTO && o->fd_store != UDG_FD_STORE_ALWAYS && o->fd_store != UDG_FD_STORE_NEVER)
+    {
+      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                   _("Invalid fd store mode, got %d"), (int) o->fd_store);
+      return FALSE;
+    }
+  if (o->fd_name_set)
+    {
+      gboolean valid = o->fd_name_set == 1 && o->fd_name[0] != '\0';
+
+      for (const gchar *c = o->fd_name; valid && *c != '\0'; c++)
+        valid = g_ascii_isprint (*c) && *c != ':';
+      if (!valid)
+        {
+          g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                               _("fd_name must be 1 to 255 printable ASCII characters, without a colon"));
+          return FALSE;
+        }
+    }
   return TRUE;
 }
 
@@ -240,6 +259,26 @@ udg_server_new (const gchar            *path,
   return udg_server_new_for_address (address, protocol, handler, user_data, destroy, options, error);
 }
 
+/* Serves @fd, bound to @bound (taken over): a socket someone else bound,
+ * whose file the server never removes and whose mode it leaves alone. */
+static void
+adopt_socket (UdgServer *server, gint fd, UdgAddress *bound)
+{
+  fcntl (fd, F_SETFD, FD_CLOEXEC);
+  if (server->options.pass_credentials)
+    {
+      int one = 1;
+
+      setsockopt (fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+    }
+  udg_send_budget_setup (server, fd);
+  server->fd = fd;
+  server->adopted = TRUE;
+  server->unlink_on_close = FALSE;
+  g_clear_pointer (&server->bound, udg_address_unref);
+  server->bound = bound;
+}
+
 /**
  * udg_server_new_from_fd:
  * @fd: (transfer full): a bound AF_UNIX datagram socket, such as one
@@ -296,70 +335,8 @@ udg_server_new_from_fd (gint                    fd,
       close (fd);
       return NULL;
     }
-  fcntl (fd, F_SETFD, FD_CLOEXEC);
-  if (server->options.pass_credentials)
-    {
-      int one = 1;
-
-      setsockopt (fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
-    }
-  udg_send_budget_setup (server, fd);
-  server->fd = fd;
-  server->adopted = TRUE;
-  server->bound = g_steal_pointer (&address);
+  adopt_socket (server, fd, g_steal_pointer (&address));
   return server;
-}
-
-/**
- * udg_listen_fds:
- * @unset_environment: remove LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES from
- *   the environment, so that children do not take them as theirs
- * @error: return location for a #GError
- *
- * The sockets systemd passed to this process (socket activation): the
- * `LISTEN_PID` / `LISTEN_FDS` protocol of sd_listen_fds(3), read without
- * libsystemd.  The descriptors start at 3 and are made close-on-exec.
- *
- * Returns: (transfer full) (element-type gint): the descriptors, empty when
- *   none was passed to this process; %NULL with %UDG_ERROR_INVALID_ARGUMENT
- *   when the variables are malformed
- *
- * Since: 0.1
- */
-GArray *
-udg_listen_fds (gboolean  unset_environment,
-                GError  **error)
-{
-  const gchar *pid_text = g_getenv ("LISTEN_PID");
-  const gchar *fds_text = g_getenv ("LISTEN_FDS");
-  GArray *fds = g_array_new (FALSE, FALSE, sizeof (gint));
-  guint64 pid, n;
-
-  if (pid_text == NULL || fds_text == NULL)
-    goto out;
-  if (!g_ascii_string_to_unsigned (pid_text, 10, 1, G_MAXINT, &pid, NULL) ||
-      !g_ascii_string_to_unsigned (fds_text, 10, 0, 4096, &n, NULL))
-    {
-      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
-                   _("Malformed LISTEN_PID or LISTEN_FDS: '%s', '%s'"), pid_text, fds_text);
-      g_clear_pointer (&fds, g_array_unref);
-      goto out;
-    }
-  if ((pid_t) pid != getpid ())
-    goto out; /* meant for another process */
-  for (gint fd = 3; fd < 3 + (gint) n; fd++)
-    {
-      fcntl (fd, F_SETFD, FD_CLOEXEC);
-      g_array_append_val (fds, fd);
-    }
-out:
-  if (unset_environment)
-    {
-      g_unsetenv ("LISTEN_PID");
-      g_unsetenv ("LISTEN_FDS");
-      g_unsetenv ("LISTEN_FDNAMES");
-    }
-  return fds;
 }
 
 /**
@@ -496,7 +473,11 @@ bind_socket_locked (UdgServer *server, GError **error)
       int errsv = errno;
       g_autofree gchar *where = udg_address_to_string (server->requested);
 
-      if (errsv == EADDRINUSE && path != NULL && server->options.reuse_stale)
+      /* A file left by a run whose socket went to the fd store, which the
+       * service manager dropped since (a stop for good): nobody holds the
+       * socket any more, and the path is bound again. */
+      if (errsv == EADDRINUSE && path != NULL &&
+          (server->options.reuse_stale || udg_notify_fd_store_wanted (&server->options)))
         {
           /* Another starter may be probing the same path: one at a time. */
           g_autofree gchar *lock_path = g_strconcat (path, ".lock", NULL);
@@ -569,14 +550,38 @@ bind_socket_locked (UdgServer *server, GError **error)
   return TRUE;
 }
 
+/* With the lock held: serves the socket the service manager passed for the
+ * server's name or address, if there is one. */
+static gboolean
+adopt_inherited_locked (UdgServer *server)
+{
+  g_autofree gchar *where = NULL;
+  UdgAddress *bound = NULL;
+  gint fd;
+
+  if (!server->options.inherit || udg_address_is_unnamed (server->requested))
+    return FALSE;
+  fd = udg_listen_fds_take (server->requested, server->options.fd_name_set ? server->options.fd_name : NULL, &bound);
+  if (fd < 0)
+    return FALSE;
+  adopt_socket (server, fd, bound);
+  where = udg_address_to_string (bound);
+  udg_log (G_LOG_LEVEL_INFO, NULL, "Serving the socket the service manager passed for %s (descriptor %d)",
+           where, fd);
+  return TRUE;
+}
+
 /**
  * udg_server_activate:
  * @server: a #UdgServer
  * @error: return location for a #GError
  *
- * Binds the socket, if not done yet (EasyNetwork's `server_activate`).
- * An existing file at the path is never removed: binding then fails with
- * %UDG_ERROR_ADDRESS_IN_USE.
+ * Binds the socket, if not done yet (EasyNetwork's `server_activate`),
+ * unless the service manager passed one for the server's address, which it
+ * then serves (udg_server_options_set_inherit()).  An existing file at the
+ * path is never removed (but for udg_server_options_set_reuse_stale(), and
+ * the fd store's own file, see udg_server_options_set_fd_store()): binding
+ * then fails with %UDG_ERROR_ADDRESS_IN_USE.
  *
  * Returns: %TRUE when listening; %FALSE with %UDG_ERROR_SERVER_CLOSED after
  *   udg_server_close(), or the bind error
@@ -599,7 +604,7 @@ udg_server_activate (UdgServer *server,
       ok = FALSE;
     }
   else if (server->fd < 0)
-    ok = bind_socket_locked (server, error);
+    ok = adopt_inherited_locked (server) || bind_socket_locked (server, error);
   server_unlock (server);
   return ok;
 }
@@ -978,7 +983,9 @@ close_socket (UdgServer *server)
   server_lock (server);
   fd = server->fd;
   server->fd = -1;
-  remove = server->unlink_on_close && !server->adopted;
+  /* A socket in the fd store lives on in the service manager, which hands
+   * it to the next process: its file stays. */
+  remove = server->unlink_on_close && !server->adopted && !server->stored;
   server->unlink_on_close = FALSE;
   server_unlock (server);
 

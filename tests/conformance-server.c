@@ -2,12 +2,17 @@
  * over the ASCII serializer, for clients inside and outside this project.
  *
  *   conformance-server [--ancillary] [--unnamed=ignore|warn|handle]
- *                      [--mode=OCTAL] [--serializer=ascii|invalid|bad_serialize] PATH
+ *                      [--mode=OCTAL] [--serializer=ascii|invalid|bad_serialize]
+ *                      [--init-delay=MS] [--reply-delay=MS] [--no-record] PATH
  *
  * PATH may be a path, @name, or "" (autobind).  Prints "ready <address>" on
  * stdout once serving, and nothing else there: every log record, of every
- * level, goes to stderr.  On SIGTERM or SIGINT it shuts down cleanly,
- * removes its socket file and exits 0.
+ * level, goes to stderr.  On SIGTERM or SIGINT it shuts down cleanly (the
+ * library's drain), removes its socket file (unless the service manager
+ * holds the socket), says its statistics on stderr and exits 0.  With
+ * LISTEN_FDS it serves the socket passed for PATH; with NOTIFY_SOCKET it
+ * says READY=1 once serving, and with FDSTORE too it stores the socket it
+ * binds (the library's defaults).
  *
  * Commands: __ping__ -> pong; __error__, __os_error__ -> a logged handler
  * error; __closed_client_error__ -> one WARNING; __eq__, __cache__ -> True;
@@ -77,6 +82,8 @@ main (int argc, char **argv)
         config.unnamed = UDG_UNNAMED_ADDRESSES_HANDLE;
       else if (g_str_has_prefix (a, "--init-delay="))
         config.init_delay_ms = (guint) strtoul (a + 13, NULL, 10);
+      else if (g_str_has_prefix (a, "--reply-delay="))
+        config.reply_delay_ms = (guint) strtoul (a + 14, NULL, 10);
       else if (g_str_has_prefix (a, "--mode="))
         config.mode = (gint) strtol (a + 7, NULL, 8);
       else if (g_str_equal (a, "--serializer=ascii"))
@@ -103,11 +110,13 @@ main (int argc, char **argv)
   if (path == NULL)
     {
       fprintf (stderr, "usage: conformance-server [--ancillary] [--unnamed=ignore|warn|handle] "
-                       "[--mode=OCTAL] [--serializer=ascii|invalid|bad_serialize] [--no-record] PATH\n");
+                       "[--mode=OCTAL] [--serializer=ascii|invalid|bad_serialize] [--init-delay=MS] "
+                       "[--reply-delay=MS] [--no-record] PATH\n");
       return 2;
     }
   config.path = path;
   config.handle_signals = TRUE;
+  config.notify = TRUE; /* READY=1 and the rest when NOTIFY_SOCKET is set */
   g_log_set_writer_func (to_stderr, NULL, NULL);
 
   ts = udg_test_server_new (&config, NULL, &error);
@@ -126,6 +135,15 @@ main (int argc, char **argv)
   g_thread_join (announcer);
   if (!ok)
     fprintf (stderr, "conformance-server: %s\n", error->message);
+  else
+    {
+      UdgServerStats st;
+
+      udg_server_get_stats (ts->server, &st);
+      fprintf (stderr, "conformance-server: received %" G_GUINT64_FORMAT ", handled %" G_GUINT64_FORMAT
+               ", dropped %" G_GUINT64_FORMAT " (mailbox) %" G_GUINT64_FORMAT " (shutdown)\n",
+               st.received, st.handled, st.dropped_mailbox, st.dropped_shutdown);
+    }
   udg_test_server_free (ts);
   return ok ? 0 : 1;
 }

@@ -174,6 +174,147 @@ START_TEST (test_listen_fds)
 }
 END_TEST
 
+/* A server for a path serves the socket the service manager passed for
+ * that path (LISTEN_FDS), whatever its name, and leaves its file; the
+ * option's name picks another; what a server took is not handed out
+ * again.  In a child, as systemd starts a service. */
+START_TEST (test_inherit_passed_socket)
+{
+  g_autofree gchar *dir = udg_test_tmpdir ();
+  g_autofree gchar *path = g_build_filename (dir, "app.sock", NULL);
+  g_autofree gchar *other = g_build_filename (dir, "other.sock", NULL);
+  pid_t child = fork ();
+  int status;
+
+  ck_assert_int_ge (child, 0);
+  if (child == 0)
+    {
+      /* Out of the way of 3 and 4 first. */
+      int a = fcntl (udg_test_socket (path), F_DUPFD, 100), b = fcntl (udg_test_socket (other), F_DUPFD, 100);
+      g_autofree gchar *pid = g_strdup_printf ("%d", (int) getpid ());
+      g_autoptr(UdgAddress) to = udg_address_new_pathname (path, NULL);
+      g_autoptr(UdgServer) server = NULL;
+      g_autoptr(UdgServer) named = NULL;
+      g_autoptr(UdgServerOptions) by_name = udg_server_options_new ();
+      g_autoptr(GArray) sockets = NULL;
+      g_autoptr(GArray) rest = NULL;
+      g_autoptr(GPtrArray) addresses = NULL;
+      GThread *thread;
+      int c;
+
+      if (dup2 (a, 3) != 3 || dup2 (b, 4) != 4)
+        _exit (10);
+      close (a);
+      close (b);
+      c = udg_test_socket ("");
+      g_setenv ("LISTEN_PID", pid, TRUE);
+      g_setenv ("LISTEN_FDS", "2", TRUE);
+      g_setenv ("LISTEN_FDNAMES", "app.socket:second", TRUE);
+      /* By address: fd 3, whatever it is called. */
+      server = new_server (path, NULL, NULL);
+      if (!udg_server_activate (server, NULL))
+        _exit (11);
+      sockets = udg_server_get_sockets (server);
+      if (sockets->len != 1 || g_array_index (sockets, gint, 0) != 3)
+        _exit (12);
+      thread = g_thread_new ("serve", serve, server);
+      if (!udg_server_wait_serving (server, 5) || !udg_test_send_str (c, to, "inherited"))
+        _exit (13);
+      {
+        g_autofree gchar *got = udg_test_recv_str (c, 3000);
+
+        if (got == NULL || !g_str_equal (got, "inherited"))
+          _exit (14);
+      }
+      udg_server_shutdown (server);
+      g_thread_join (thread);
+      udg_server_close (server, NULL);
+      if (!g_file_test (path, G_FILE_TEST_EXISTS))
+        _exit (15); /* the manager's file */
+      /* By name: fd 4, bound elsewhere. */
+      udg_server_options_set_fd_name (by_name, "second");
+      named = new_server (path, by_name, NULL);
+      if (!udg_server_activate (named, NULL))
+        _exit (16);
+      addresses = udg_server_get_addresses (named);
+      if (addresses->len != 1 || g_strcmp0 (udg_address_get_path (g_ptr_array_index (addresses, 0)), other) != 0)
+        _exit (17);
+      /* Both taken: nothing left for udg_listen_fds(). */
+      rest = udg_listen_fds (FALSE, NULL);
+      _exit (rest != NULL && rest->len == 0 ? 0 : 18);
+    }
+  ck_assert_int_eq (waitpid (child, &status, 0), child);
+  ck_assert (WIFEXITED (status));
+  ck_assert_int_eq (WEXITSTATUS (status), 0);
+  udg_test_rmdir (dir);
+}
+END_TEST
+
+/* The fd store: with $FDSTORE and $NOTIFY_SOCKET, a server hands the socket
+ * it bound to the service manager (FDSTORE=1, FDNAME=, the descriptor)
+ * before READY=1, and leaves its file when it closes; a fresh server
+ * cannot take the path while the manager holds the socket, and takes it
+ * once the manager let go (a stop for good). */
+START_TEST (test_fd_store)
+{
+  g_autofree gchar *dir = udg_test_tmpdir ();
+  g_autofree gchar *path = g_build_filename (dir, "app.sock", NULL);
+  g_autofree gchar *notify = g_build_filename (dir, "notify.sock", NULL);
+  g_autoptr(UdgServerOptions) o = udg_server_options_new ();
+  g_autoptr(UdgServer) server = NULL;
+  g_autoptr(UdgServer) fresh = NULL;
+  g_autoptr(GError) error = NULL;
+  int manager = udg_test_socket (notify);
+  char buf[256];
+  int got[4];
+  guint n = G_N_ELEMENTS (got);
+  gssize len;
+  GThread *thread;
+  struct stat held, bound;
+
+  g_setenv ("NOTIFY_SOCKET", notify, TRUE);
+  g_setenv ("FDSTORE", "1", TRUE);
+  udg_server_options_set_notify (o, TRUE);
+  server = new_server (path, o, NULL);
+  thread = g_thread_new ("serve", serve, server);
+  ck_assert (udg_server_wait_serving (server, 5));
+  len = udg_test_recv_fds (manager, buf, sizeof buf - 1, got, &n, 3000);
+  ck_assert_int_gt (len, 0);
+  buf[len] = '\0';
+  ck_assert_str_eq (buf, "FDSTORE=1\nFDNAME=udgram");
+  ck_assert_uint_eq (n, 1);
+  ck_assert_int_eq (fstat (got[0], &held), 0);
+  {
+    g_autoptr(GArray) fds = udg_server_get_sockets (server);
+
+    ck_assert_int_eq (fstat (g_array_index (fds, gint, 0), &bound), 0);
+    ck_assert (held.st_ino == bound.st_ino && held.st_dev == bound.st_dev);
+  }
+  /* READY=1 comes after. */
+  len = udg_test_recv (manager, buf, sizeof buf - 1, 3000);
+  ck_assert_int_gt (len, 0);
+  buf[len] = '\0';
+  ck_assert (g_str_has_prefix (buf, "READY=1"));
+  udg_server_shutdown (server);
+  g_thread_join (thread);
+  udg_server_close (server, NULL);
+  ck_assert (g_file_test (path, G_FILE_TEST_EXISTS));
+  /* The manager holds the socket: not taken over. */
+  fresh = new_server (path, NULL, NULL);
+  ck_assert (!udg_server_activate (fresh, &error));
+  ck_assert (g_error_matches (error, UDG_ERROR, UDG_ERROR_ADDRESS_IN_USE));
+  ck_assert_ptr_nonnull (strstr (error->message, "a server is listening there"));
+  /* A stop for good: the manager lets go, and a fresh start binds again. */
+  close (got[0]);
+  ck_assert (udg_server_activate (fresh, NULL));
+  udg_server_close (fresh, NULL);
+  g_unsetenv ("NOTIFY_SOCKET");
+  g_unsetenv ("FDSTORE");
+  close (manager);
+  udg_test_rmdir (dir);
+}
+END_TEST
+
 /* --- slow and vanished peers ----------------------------------------------------- */
 
 static gboolean
@@ -461,6 +602,8 @@ main (void)
   tcase_add_test (tc, test_stale_socket);
   tcase_add_test (tc, test_new_from_fd);
   tcase_add_test (tc, test_listen_fds);
+  tcase_add_test (tc, test_inherit_passed_socket);
+  tcase_add_test (tc, test_fd_store);
   tcase_add_test (tc, test_slow_peer);
   tcase_add_test (tc, test_vanished_peer);
   tcase_add_test (tc, test_flood);

@@ -329,6 +329,8 @@ handle (UdgClient *client, gpointer user_data, GError **error)
   {
     g_autofree gchar *upper = g_ascii_strup (request, -1);
 
+    if (ts->config.reply_delay_ms > 0)
+      g_usleep ((gulong) ts->config.reply_delay_ms * 1000);
     return reply (ts, client, upper, error);
   }
 }
@@ -364,6 +366,7 @@ udg_test_server_new (const UdgTestServerConfig *config,
     udg_server_options_set_mailbox_limit (options, config->mailbox_limit);
   if (config->max_datagram_size > 0)
     udg_server_options_set_max_datagram_size (options, config->max_datagram_size);
+  udg_server_options_set_notify (options, config->notify);
   if (config->drain_timeout >= 0)
     udg_server_options_set_drain_timeout (options, config->drain_timeout);
 

@@ -37,9 +37,11 @@ typedef struct
                              * message, then returned; otherwise only parse
                              * errors are answered (MyDatagramRequestHandler) */
   gdouble drain_timeout;    /* < 0: the default */
+  guint reply_delay_ms;     /* an uppercase reply takes this long */
+  gboolean notify;          /* tell the service manager (NOTIFY_SOCKET) */
 } UdgTestServerConfig;
 
-#define UDG_TEST_SERVER_CONFIG_INIT { "", FALSE, FALSE, FALSE, FALSE, UDG_UNNAMED_ADDRESSES_IGNORE, -1, UDG_TEST_SERIALIZER_ASCII, 0, 0, 0, FALSE, 0, FALSE, FALSE, -1 }
+#define UDG_TEST_SERVER_CONFIG_INIT { "", FALSE, FALSE, FALSE, FALSE, UDG_UNNAMED_ADDRESSES_IGNORE, -1, UDG_TEST_SERIALIZER_ASCII, 0, 0, 0, FALSE, 0, FALSE, FALSE, -1, 0, FALSE }
 
 typedef struct
 {

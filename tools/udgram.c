@@ -382,6 +382,9 @@ static int
 cmd_serve (int argc, char **argv)
 {
   static gboolean echo = FALSE, ancillary = FALSE, listen_fds = FALSE, reuse_stale = FALSE, no_notify = FALSE;
+  static gdouble drain_timeout = 5.0;
+  static gchar *fd_store = NULL;
+  static gchar *fd_name = NULL;
   static gchar *mode = NULL;
   static gint64 *allow_uids = NULL;
   static gchar **allow_uid_texts = NULL;
@@ -389,6 +392,11 @@ cmd_serve (int argc, char **argv)
     { "listen-fds", 0, 0, G_OPTION_ARG_NONE, &listen_fds, "serve the socket systemd passed (LISTEN_FDS)", NULL },
     { "reuse-stale", 0, 0, G_OPTION_ARG_NONE, &reuse_stale, "replace a socket file nobody listens on", NULL },
     { "no-notify", 0, 0, G_OPTION_ARG_NONE, &no_notify, "do not tell systemd (NOTIFY_SOCKET) when serving", NULL },
+    { "drain-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &drain_timeout,
+      "seconds a stop may take to answer what was read (default 5; inf: until done)", "SECONDS" },
+    { "fd-store", 0, 0, G_OPTION_ARG_STRING, &fd_store,
+      "keep the socket in systemd's fd store across restarts: auto (default: when $FDSTORE is set), always or never", "WHEN" },
+    { "fd-name", 0, 0, G_OPTION_ARG_STRING, &fd_name, "the socket's name in the fd store (default udgram)", "NAME" },
     { "allow-uid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_uid_texts, "accept datagrams from this user only (repeatable)", "UID" },
     { "echo", 0, 0, G_OPTION_ARG_NONE, &echo, "send every packet back (the default)", NULL },
     { "upper", 0, 0, G_OPTION_ARG_NONE, &serve_upper, "send it back in upper case", NULL },
@@ -411,8 +419,12 @@ cmd_serve (int argc, char **argv)
     "PATH is a socket path, @name for an abstract name, or \"\" to autobind;\n"
     "by default $XDG_RUNTIME_DIR/udgram.sock, else ./udgram.sock.\n"
     "Ctrl-C stops the server and prints its statistics; so does SIGUSR1, without stopping.\n"
+    "A stop answers what was read first (--drain-timeout); what is still in the socket waits\n"
+    "there for the next process when the socket outlives this one.\n"
     "Started by systemd (NOTIFY_SOCKET set), it reports READY=1 once serving, its\n"
-    "statistics as STATUS=, WATCHDOG=1 when WatchdogSec= asks, and STOPPING=1.");
+    "statistics as STATUS=, WATCHDOG=1 when WatchdogSec= asks, and STOPPING=1; it serves\n"
+    "the socket systemd passed for PATH (a .socket unit, or the fd store) instead of\n"
+    "binding one, and stores the socket it binds when the unit keeps an fd store.");
   if (!g_option_context_parse (context, &argc, &argv, &error) || argc > 2)
     {
       g_printerr ("udgram serve: %s\n", error != NULL ? error->message : "one PATH at most");
@@ -438,6 +450,28 @@ cmd_serve (int argc, char **argv)
     }
   udg_server_options_set_receive_ancillary_data (options, ancillary);
   udg_server_options_set_reuse_stale (options, reuse_stale);
+  if (isnan (drain_timeout) || drain_timeout < 0)
+    {
+      g_printerr ("udgram serve: --drain-timeout takes a number of seconds, 0 or more, or inf\n");
+      return EXIT_USAGE;
+    }
+  udg_server_options_set_drain_timeout (options, drain_timeout);
+  if (fd_store != NULL)
+    {
+      static const gchar *const names[] = { "auto", "always", "never" };
+      guint i;
+
+      for (i = 0; i < G_N_ELEMENTS (names) && !g_str_equal (fd_store, names[i]); i++)
+        ;
+      if (i == G_N_ELEMENTS (names))
+        {
+          g_printerr ("udgram serve: --fd-store takes auto, always or never, not '%s'\n", fd_store);
+          return EXIT_USAGE;
+        }
+      udg_server_options_set_fd_store (options, (UdgFdStore) i);
+    }
+  if (fd_name != NULL)
+    udg_server_options_set_fd_name (options, fd_name);
   /* READY=1, STATUS=, WATCHDOG=1, STOPPING=1 when started by systemd. */
   udg_server_options_set_notify (options, !no_notify);
   if (allow_uid_texts != NULL)

@@ -35,6 +35,27 @@ typedef enum
 } UdgUnnamedAddressesBehavior;
 
 /**
+ * UdgFdStore:
+ * @UDG_FD_STORE_AUTO: store the socket when the service manager says it
+ *   keeps one (`$FDSTORE`, set by systemd 254 and later for a unit with
+ *   `FileDescriptorStoreMax=`)
+ * @UDG_FD_STORE_ALWAYS: store it whenever `$NOTIFY_SOCKET` is set (for
+ *   service managers that do not set `$FDSTORE`)
+ * @UDG_FD_STORE_NEVER: never store it
+ *
+ * Whether a server hands the socket it bound to the service manager's file
+ * descriptor store (`FDSTORE=1`, see sd_notify(3)), so that the socket, and
+ * the datagrams queued in it, outlive the process: a restart serves it
+ * again.  See udg_server_options_set_fd_store().
+ */
+typedef enum
+{
+  UDG_FD_STORE_AUTO,
+  UDG_FD_STORE_ALWAYS,
+  UDG_FD_STORE_NEVER,
+} UdgFdStore;
+
+/**
  * UdgHandlerFuncs:
  * @service_init: (nullable): called once per udg_server_serve_forever() run
  *   in the serving thread, before any datagram is handled.  Callbacks pushed
@@ -172,6 +193,15 @@ UDG_AVAILABLE_IN_0_1
 void              udg_server_options_set_allowed_uids      (UdgServerOptions *options,
                                                             const uid_t      *uids,
                                                             guint             n_uids);
+UDG_AVAILABLE_IN_0_1
+void              udg_server_options_set_inherit           (UdgServerOptions *options,
+                                                            gboolean          inherit);
+UDG_AVAILABLE_IN_0_1
+void              udg_server_options_set_fd_store          (UdgServerOptions *options,
+                                                            UdgFdStore        mode);
+UDG_AVAILABLE_IN_0_1
+void              udg_server_options_set_fd_name           (UdgServerOptions *options,
+                                                            const gchar      *name);
 
 UDG_AVAILABLE_IN_0_1
 UdgServer    *udg_server_new                  (const gchar            *path,
