@@ -12,7 +12,9 @@
  * path, closed loop (one request in flight per client), every echoed byte
  * verified, a request lost for 200 ms re-sent and counted.  "full %" is
  * how many sends, per 100 requests, found the server's queue full
- * (net.unix.max_dgram_qlen) and waited for EPOLLOUT.  Every wait is
+ * (net.unix.max_dgram_qlen) and waited for EPOLLOUT.  "refused" is how
+ * many replies the udgram server refused to a client it found not reading
+ * (its not_reading statistic: these clients all read).  Every wait is
  * bounded; the program stops by itself.
  */
 #include <errno.h>
@@ -210,6 +212,16 @@ run_udgram (const char *path, int ready_fd, ServerKind kind, guint max_threads)
   /* SIGTERM stops it (handle_signals, main thread). */
   if (!udg_server_serve_forever (server, &error))
     _exit (1);
+  /* Replies refused to peers found not reading, for the table. */
+  {
+    UdgServerStats st;
+    g_autofree gchar *stats_path = g_strconcat (path, ".stats", NULL);
+    g_autofree gchar *text = NULL;
+
+    udg_server_get_stats (server, &st);
+    text = g_strdup_printf ("%" G_GUINT64_FORMAT "\n", st.not_reading);
+    g_file_set_contents (stats_path, text, -1, NULL);
+  }
   udg_server_close (server, NULL);
   _exit (0);
 }
@@ -274,9 +286,14 @@ start_server (ServerKind kind, guint max_threads)
   return server;
 }
 
-static void
+/* Stops the server; returns the replies it refused to peers found not
+ * reading (-1: not a udgram server). */
+static gint64
 stop_server (Server *server)
 {
+  g_autofree gchar *stats_path = g_strconcat (server->path, ".stats", NULL);
+  g_autofree gchar *text = NULL;
+  gint64 refused = -1;
   int status;
 
   kill (server->pid, SIGTERM);
@@ -289,8 +306,12 @@ stop_server (Server *server)
   kill (server->pid, SIGKILL);
   waitpid (server->pid, &status, 0);
 done:
+  if (g_file_get_contents (stats_path, &text, NULL, NULL))
+    refused = g_ascii_strtoll (text, NULL, 10);
+  unlink (stats_path);
   unlink (server->path);
   g_free (server->path);
+  return refused;
 }
 
 /* utime + stime of @pid, in seconds. */
@@ -340,6 +361,7 @@ typedef struct
   guint64 completed, lost, errors;
   guint64 queue_full;  /* sends that found the server's queue full */
   gdouble cpu_us_per_req;
+  gint64 refused;      /* replies the server refused as not read; -1: n/a */
 } Result;
 
 static int
@@ -520,7 +542,7 @@ run_case (ServerKind kind, guint n_clients, gsize size)
   Server server = start_server (kind, 0);
   Result r = run_load (server.path, server.pid, n_clients, size);
 
-  stop_server (&server);
+  r.refused = stop_server (&server);
   return r;
 }
 
@@ -531,10 +553,14 @@ print_row (ServerKind kind, guint n, gsize size, const Result *r, const Result *
           " | %4.0f | %7.2f |", kind_names[kind], n, size, r->rps, r->p50_us, r->p99_us, r->lost, r->errors,
           r->completed > 0 ? 100.0 * r->queue_full / r->completed : 0, r->cpu_us_per_req);
   if (raw != NULL && raw->rps > 0)
-    printf (" %5.2f | %5.2f | %5.2f |\n", r->rps / raw->rps,
+    printf (" %5.2f | %5.2f | %5.2f |", r->rps / raw->rps,
             raw->cpu_us_per_req > 0 ? r->cpu_us_per_req / raw->cpu_us_per_req : 0, raw->p99_us > 0 ? r->p99_us / raw->p99_us : 0);
   else
-    printf("     - |     - |     - |\n");
+    printf ("     - |     - |     - |");
+  if (r->refused >= 0)
+    printf (" %6" G_GINT64_FORMAT " |\n", r->refused);
+  else
+    printf ("      - |\n");
   fflush (stdout);
 }
 
@@ -720,8 +746,8 @@ main (int argc, char **argv)
 
   printf ("# udgram-bench: %u cores, %.1f s per case (%.1f s warm-up), %s\n\n", g_get_num_processors (),
           opt_seconds, opt_warmup, opt_quick ? "quick" : "full");
-  printf ("| server                | clients | bytes  | requests/s | p50 us | p99 us | lost | err | full %% | CPU us/req | x raw req/s | x raw CPU | x raw p99 |\n");
-  printf ("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  printf ("| server                | clients | bytes  | requests/s | p50 us | p99 us | lost | err | full %% | CPU us/req | x raw req/s | x raw CPU | x raw p99 | refused |\n");
+  printf ("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (guint c = 0; c < clients->len; c++)
     for (guint z = 0; z < sizes->len; z++)
       {

@@ -550,11 +550,13 @@ udg_client_get_credentials (UdgClient      *client,
  * receives ancillary data.  When the peer's queue is full for now, the
  * kernel waits for room at most the server's send timeout (see
  * udg_server_options_set_send_timeout()), then the send fails with
- * %UDG_ERROR_WOULD_BLOCK.  A peer found not reading its replies at all (its
- * queue never empty while it holds a large share of the server socket's
- * send buffer) is refused at once with %UDG_ERROR_WOULD_BLOCK, counted in
- * #UdgServerStats.not_reading, until it reads; a datagram service usually
- * drops such a reply and goes on.
+ * %UDG_ERROR_WOULD_BLOCK.  A peer that holds a large share of the server
+ * socket's send buffer under pressure is watched first: the send waits, at
+ * most the send timeout, while the peer's queue is looked at with nothing
+ * more sent to it.  A peer that reads is then served; one whose queue does
+ * not move is refused with %UDG_ERROR_WOULD_BLOCK, counted in
+ * #UdgServerStats.not_reading, then and until it reads; a datagram service
+ * usually drops such a reply and goes on.
  *
  * Errors: %UDG_ERROR_CLOSED when the service is stopping or stopped;
  * %UDG_ERROR_INVALID_ARGUMENT for an unnamed peer; %UDG_ERROR_FAILED when the

@@ -1,4 +1,4 @@
-/* udg-send-budget.c: fair use of the server socket's send buffer.
+/* udgram - the send budget: fair use of the server socket's send buffer
  *
  * Linux charges a datagram waiting in a peer's receive queue to the socket
  * that SENT it, until the peer reads it, and skips the receive queue's length
@@ -6,61 +6,63 @@
  * One connected peer that never reads its replies could therefore fill the
  * server socket's send buffer, and from then on every reply to every peer
  * would fail.  The budget keeps, for each peer, a bound of the bytes of ours
- * it may still hold unread, and refuses replies to a peer found not reading.
+ * it may still hold unread, and refuses replies to a peer shown not to read.
  *
- * What the kernel tells, and how it is used:
+ * What the kernel tells (docs/design.md, "A peer that does not read"):
  *   - SIOCOUTQ on our socket: the bytes not yet read, all peers together
  *     (exact).  No peer holds more than that.
- *   - NETLINK_SOCK_DIAG (a "snapshot" of the AF_UNIX datagram sockets): for
- *     each socket its name, its owner's uid, and whether its receive queue is
- *     empty.  A peer seen with an empty queue has read everything sent to it
- *     before the snapshot began.  The kernel reports a queue's first
- *     datagram's length, not its total, so a bound in bytes stays ours.
+ *   - sock_diag (udg-sock-diag.c): for each socket, whether its receive
+ *     queue is empty and the length of its first datagram.  A peer seen
+ *     empty has read everything sent to it before the look.  Nothing tells
+ *     how much a peer that is never empty has read: a client behind a busy
+ *     server, or one that keeps some replies queued, is never seen empty,
+ *     yet it reads.  So the budget does not judge from snapshots alone: it
+ *     stops sending to the peer and watches it.
  *
- * The rules (docs/design.md, "A peer that does not read"), for a reply of
- * cost c to a peer that may hold U unread bytes, with B the send buffer:
+ * The rules, for a reply of cost c to a peer that may hold U unread bytes,
+ * with B the send buffer:
  *   1. U + c <= B / UDG_PEER_FREE_SHARE: sent, no question asked;
- *   2. otherwise, when U + c is more than twice the free share and our
- *      socket has more than a quarter of B unread, it is refused if the
- *      peer's queue was not empty in every snapshot for UDG_NOT_READING_USEC
- *      (and at least five of them), or if it was not empty in the last one
- *      and either its owner's peers hold more than half of B (their bounds
- *      summed, at most what our socket has unread) or our socket has more
- *      than three quarters of B unread;
- *   3. without sock_diag (no unix_diag module), or for a peer the last
+ *   2. a peer found not reading (below) is refused at once, until a
+ *      snapshot sees its queue empty;
+ *   3. otherwise, when U + c is more than twice the free share, our socket
+ *      has more than a quarter of B unread, and the last snapshot saw the
+ *      peer's queue non-empty, the reply waits while the peer is watched:
+ *      its socket alone is looked at (a sock_diag query by inode) every few
+ *      milliseconds, up to the send timeout.  Nothing more is sent to it
+ *      meanwhile, so a peer that reads empties its queue (or its first
+ *      datagram changes): it was reading, the reply goes, and it is not
+ *      watched again for UDG_NOT_READING_USEC.  A peer whose queue stays
+ *      as it was does not read: the reply is refused, and so are the next
+ *      ones until it reads;
+ *   4. without sock_diag (no unix_diag module), or for a peer the last
  *      snapshot did not see (in another network namespace), only when
  *      U + c > B / 4 while more than half of B is unread.
- * A refused reply fails at once with UDG_ERROR_WOULD_BLOCK; the peer is
- * served again once a snapshot sees its queue empty.
+ * A refused reply fails with UDG_ERROR_WOULD_BLOCK, counted in not_reading.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "udg-server-private.h"
+#include "udg-sock-diag.h"
 
 #include <fcntl.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <linux/sock_diag.h>
 #include <linux/sockios.h>
-#include <linux/unix_diag.h>
-#include <stddef.h>
-#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* What the kernel charges for a datagram beyond its bytes (the sk_buff
  * and its shared info: 768 bytes for a small datagram on x86-64 Linux 6). */
 #define DATAGRAM_OVERHEAD 768
-/* Snapshots, one after another, that must see a queue non-empty over
- * UDG_NOT_READING_USEC before its peer is found not reading. */
-#define NOT_READING_SNAPSHOTS 5
 /* Between two warnings about peers not reading. */
 #define WARNING_INTERVAL_USEC (10 * G_USEC_PER_SEC)
-/* Threads waiting in the kernel for slow peers at once: a quarter of the
- * pool, at least one and at most this. */
+/* Threads waiting in the kernel for slow peers, or watching a peer, at
+ * once: a quarter of the pool, at least one and at most this. */
 #define SENDERS_WAITING_MAX 16
 /* The table is pruned when it grows past this size, then twice its size. */
 #define PRUNE_MIN 1024
+/* A watched peer is looked at after 1 ms, then twice as long each time, up
+ * to this. */
+#define WATCH_STEP_MAX_USEC (16 * 1000)
 
 /* One peer we sent to: a bound of what it holds unread, in two parts so that
  * a snapshot clears only what was sent before it began. */
@@ -69,23 +71,16 @@ typedef struct
   guint64 old_bytes;        /* sent before generation gen */
   guint64 new_bytes;        /* sent during generation gen */
   guint gen;
-  gint64 nonempty_since;    /* start of the snapshots seeing its queue not
-                             * empty, one after another; 0 if the last saw
-                             * it empty or none saw it */
-  guint nonempty_count;     /* how many snapshots in that run */
-  uid_t uid;                /* its socket's owner, if has_uid */
-  gboolean has_uid;
+  guint32 ino;              /* its socket's inode, if seen */
+  guint32 first_len;        /* its first datagram's length at the last
+                             * snapshot; 0: empty */
   gboolean seen;            /* by the last snapshot */
+  gboolean not_reading;     /* watched, and its queue did not move */
+  gint64 reading_at;        /* when it was last shown reading */
+  gboolean has_uid;
+  uid_t uid;                /* its socket's owner */
   gboolean warned;          /* in this run of refusals */
 } PeerDebt;
-
-/* What a snapshot says of one socket. */
-typedef struct
-{
-  gboolean nonempty;
-  gboolean has_uid;
-  uid_t uid;
-} DiagEntry;
 
 static guint64
 debt_total (const PeerDebt *d)
@@ -120,7 +115,6 @@ void
 udg_send_budget_clear (UdgSendBudget *budget)
 {
   g_clear_pointer (&budget->peers, g_hash_table_unref);
-  g_clear_pointer (&budget->uid_held, g_hash_table_unref);
   pthread_mutex_destroy (&budget->lock);
 }
 
@@ -168,194 +162,28 @@ udg_send_budget_setup (UdgServer *server, gint fd)
   budget->prune_at = PRUNE_MIN;
   budget->senders_waiting = 0;
   g_hash_table_remove_all (budget->peers);
-  g_clear_pointer (&budget->uid_held, g_hash_table_unref);
   pthread_mutex_unlock (&budget->lock);
 }
 
 /* --- snapshots ----------------------------------------------------------------- */
 
-/* The kernel's netlink macros cast char pointers (which -Wcast-align
- * refuses) and mix signed lengths: the messages and their attributes are
- * walked here with byte offsets, each header read through a gconstpointer. */
+/* Applies a snapshot of generation @gen, with the lock held: a peer seen
+ * empty read what was sent before, and is forgotten if nothing was sent
+ * since; a peer not seen is gone (its queue with it) or in another network
+ * namespace, where the snapshot cannot see: its bound is lowered to what
+ * our socket has unread, @outq, and it is forgotten once that is within its
+ * free share. */
 static void
-parse_diag_message (const struct nlmsghdr *h, GHashTable *sockets)
-{
-  const struct unix_diag_msg *m = NLMSG_DATA (h);
-  const guint8 *p;
-  gsize left;
-  const guint8 *name = NULL;
-  gsize name_len = 0;
-  DiagEntry entry = { 0 };
-  gboolean have_rqlen = FALSE;
-
-  if (h->nlmsg_len < NLMSG_LENGTH (sizeof *m) || m->udiag_type != SOCK_DGRAM)
-    return;
-  p = (const guint8 *) (m + 1);
-  left = h->nlmsg_len - NLMSG_LENGTH (sizeof *m);
-  while (left >= sizeof (struct rtattr))
-    {
-      const struct rtattr *a = (gconstpointer) p;
-      const guint8 *data = p + RTA_LENGTH (0);
-      gsize len = a->rta_len, payload;
-
-      if (len < RTA_LENGTH (0) || len > left)
-        break;
-      payload = len - RTA_LENGTH (0);
-      switch (a->rta_type)
-        {
-        case UNIX_DIAG_NAME:
-          name = data;
-          name_len = payload;
-          break;
-        case UNIX_DIAG_RQLEN:
-          if (payload >= sizeof (struct unix_diag_rqlen))
-            {
-              struct unix_diag_rqlen rq;
-
-              memcpy (&rq, data, sizeof rq);
-              entry.nonempty = rq.udiag_rqueue > 0;
-              have_rqlen = TRUE;
-            }
-          break;
-        case UNIX_DIAG_UID:
-          if (payload >= sizeof (guint32))
-            {
-              guint32 uid;
-
-              memcpy (&uid, data, sizeof uid);
-              entry.uid = uid;
-              entry.has_uid = TRUE;
-            }
-          break;
-        default:
-          break;
-        }
-      if (RTA_ALIGN (len) >= left)
-        break;
-      p += RTA_ALIGN (len);
-      left -= RTA_ALIGN (len);
-    }
-  if (name != NULL && name_len > 0 && name_len <= UDG_ADDRESS_MAX && have_rqlen)
-    {
-      struct sockaddr_un sa = { .sun_family = AF_UNIX };
-      UdgAddress *key = g_new0 (UdgAddress, 1);
-      DiagEntry *old;
-
-      memcpy (sa.sun_path, name, name_len);
-      g_atomic_ref_count_init (&key->ref_count);
-      udg_address_init_from_sockaddr (key, &sa, (socklen_t) (offsetof (struct sockaddr_un, sun_path) + name_len));
-      /* A name can be on two sockets (a path bound again after unlink):
-       * the one not empty counts. */
-      old = g_hash_table_lookup (sockets, key);
-      if (old != NULL)
-        {
-          old->nonempty |= entry.nonempty;
-          udg_address_unref (key);
-        }
-      else
-        g_hash_table_insert (sockets, key, g_memdup2 (&entry, sizeof entry));
-    }
-}
-
-/* Dumps the AF_UNIX datagram sockets into @sockets, (element-type UdgAddress
- * DiagEntry): 1 when complete, 0 when this dump failed, -1 when sock_diag
- * is not available at all. */
-static gint
-take_snapshot (GHashTable *sockets)
-{
-  struct
-  {
-    struct nlmsghdr nlh;
-    struct unix_diag_req req;
-  } request = {
-    .nlh = {
-      .nlmsg_len = sizeof request,
-      .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-      .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
-    },
-    .req = {
-      .sdiag_family = AF_UNIX,
-      .udiag_states = ~0u,
-      .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID,
-    },
-  };
-  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-  g_autofree guint8 *buf = NULL;
-  const gsize bufsize = 65536; /* more than a dump's message */
-  gint result = 0;
-  gint fd;
-
-  fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (fd < 0)
-    return -1;
-  if (sendto (fd, &request, sizeof request, 0, (struct sockaddr *) &kernel, sizeof kernel) < 0)
-    {
-      close (fd);
-      return -1;
-    }
-  buf = g_malloc (bufsize);
-  for (;;)
-    {
-      ssize_t n = recv (fd, buf, bufsize, 0);
-      gsize off = 0;
-      gboolean more = TRUE;
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      while (more && off + sizeof (struct nlmsghdr) <= (gsize) n)
-        {
-          const struct nlmsghdr *h = (gconstpointer) (buf + off);
-
-          if (h->nlmsg_len < sizeof *h || h->nlmsg_len > (gsize) n - off)
-            break; /* malformed: the dump is not complete */
-          if (h->nlmsg_flags & NLM_F_DUMP_INTR)
-            more = FALSE;
-          else if (h->nlmsg_type == NLMSG_DONE)
-            {
-              result = 1;
-              more = FALSE;
-            }
-          else if (h->nlmsg_type == NLMSG_ERROR)
-            {
-              /* The kernel has no unix_diag: ENOENT. */
-              const struct nlmsgerr *e = NLMSG_DATA (h);
-
-              if (h->nlmsg_len >= NLMSG_LENGTH (sizeof *e) && (e->error == -ENOENT || e->error == -EOPNOTSUPP))
-                result = -1;
-              more = FALSE;
-            }
-          else if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
-            parse_diag_message (h, sockets);
-          off += NLMSG_ALIGN (h->nlmsg_len);
-        }
-      if (!more || off < (gsize) n)
-        break;
-    }
-  close (fd);
-  return result;
-}
-
-/* Applies a snapshot of generation @gen begun at @began, with the lock held:
- * a peer seen empty read what was sent before; a peer not seen is gone (its
- * queue with it) or in another network namespace, where the snapshot cannot
- * see: its bound is lowered to what our socket has unread, @outq, and it
- * is forgotten once that is within its free share.  Then the bytes held by
- * each uid's peers not seen empty. */
-static void
-apply_snapshot_locked (UdgSendBudget *budget, GHashTable *sockets, guint gen, gint64 began, guint64 outq)
+apply_snapshot_locked (UdgSendBudget *budget, GHashTable *sockets, guint gen, guint64 outq)
 {
   GHashTableIter iter;
   gpointer key, value;
 
-  g_clear_pointer (&budget->uid_held, g_hash_table_unref);
-  budget->uid_held = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
   g_hash_table_iter_init (&iter, budget->peers);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       PeerDebt *d = value;
-      DiagEntry *e = g_hash_table_lookup (sockets, key);
+      UdgSockDiagEntry *e = g_hash_table_lookup (sockets, key);
 
       d->seen = e != NULL;
       if (e == NULL)
@@ -365,7 +193,7 @@ apply_snapshot_locked (UdgSendBudget *budget, GHashTable *sockets, guint gen, gi
             g_hash_table_iter_remove (&iter);
           continue;
         }
-      if (!e->nonempty)
+      if (e->first_len == 0)
         {
           if (d->gen < gen)
             {
@@ -373,29 +201,13 @@ apply_snapshot_locked (UdgSendBudget *budget, GHashTable *sockets, guint gen, gi
               continue;
             }
           d->old_bytes = 0;
-          d->nonempty_since = 0;
-          d->nonempty_count = 0;
+          d->not_reading = FALSE;
           d->warned = FALSE;
         }
-      else
-        {
-          if (d->nonempty_since == 0)
-            d->nonempty_since = began;
-          d->nonempty_count++;
-        }
+      d->ino = e->ino;
+      d->first_len = e->first_len;
       d->has_uid = e->has_uid;
       d->uid = e->uid;
-      if (d->nonempty_since != 0 && d->has_uid)
-        {
-          guint64 *held = g_hash_table_lookup (budget->uid_held, GUINT_TO_POINTER (d->uid));
-
-          if (held == NULL)
-            {
-              held = g_new0 (guint64, 1);
-              g_hash_table_insert (budget->uid_held, GUINT_TO_POINTER (d->uid), held);
-            }
-          *held += debt_total (d);
-        }
     }
 }
 
@@ -408,8 +220,8 @@ static void
 refresh_locked (UdgSendBudget *budget, gint64 now, gboolean force)
 {
   GHashTable *sockets;
+  UdgSockDiagResult taken;
   guint gen;
-  gint taken;
 
   if (budget->diag < 0 || budget->snapshotting ||
       (!force && now - budget->snapshot_time < MAX (UDG_SNAPSHOT_INTERVAL_USEC, 10 * budget->snapshot_cost)))
@@ -417,26 +229,25 @@ refresh_locked (UdgSendBudget *budget, gint64 now, gboolean force)
   budget->snapshotting = TRUE;
   gen = ++budget->gen;
   pthread_mutex_unlock (&budget->lock);
-  sockets = g_hash_table_new_full (udg_address_hash, udg_address_equal,
-                                   (GDestroyNotify) udg_address_unref, g_free);
-  taken = take_snapshot (sockets);
+  sockets = udg_sock_diag_table_new ();
+  taken = udg_sock_diag_dump (sockets);
   pthread_mutex_lock (&budget->lock);
   budget->snapshotting = FALSE;
   budget->snapshot_time = now;
   /* On a machine with many sockets a dump takes long: at most a tenth of
    * one thread's time goes to them. */
   budget->snapshot_cost = g_get_monotonic_time () - now;
-  if (taken < 0 && budget->diag == 0)
+  if (taken == UDG_SOCK_DIAG_UNAVAILABLE && budget->diag == 0)
     {
       udg_log (G_LOG_LEVEL_INFO, NULL,
                _("sock_diag is not available for AF_UNIX sockets (no unix_diag module?): "
                  "peers that do not read their replies are found from the send buffer alone"));
       budget->diag = -1;
     }
-  else if (taken > 0)
+  else if (taken == UDG_SOCK_DIAG_DONE)
     {
       budget->diag = 1;
-      apply_snapshot_locked (budget, sockets, gen, now, unread_total (budget));
+      apply_snapshot_locked (budget, sockets, gen, unread_total (budget));
     }
   g_hash_table_unref (sockets);
 }
@@ -452,38 +263,52 @@ unread_total (UdgSendBudget *budget)
   return (guint64) outq;
 }
 
-/* The rules 2 and 3 above, for a peer past its free share. */
-static gboolean
-refuse_locked (UdgSendBudget *budget, PeerDebt *d, guint64 cost, guint64 outq, gint64 now)
+/* --- watching a peer ------------------------------------------------------------- */
+
+typedef enum
 {
-  guint64 b = budget->sndbuf;
-  guint64 held;
+  WATCH_READING,            /* it read: empty, or its first datagram changed */
+  WATCH_NOT_READING,        /* its queue stayed as it was */
+  WATCH_UNKNOWN,            /* the kernel could not say */
+} WatchResult;
 
-  if (budget->diag < 0 || !d->seen)
-    return debt_total (d) + cost > b / 4 && outq > b / 2;
-  if (d->nonempty_since == 0)
-    return FALSE;
-  /* Only the ones that may hold twice their free share, when more than a
-   * quarter of the buffer is unread: a client that reads, but a little
-   * behind the replies, is seen non-empty too, and holds less. */
-  if (debt_total (d) + cost <= b / UDG_PEER_FREE_SHARE * 2 || outq <= b / 4)
-    return FALSE;
-  /* Never seen empty for a while: it does not read. */
-  if (now - d->nonempty_since >= UDG_NOT_READING_USEC && d->nonempty_count >= NOT_READING_SNAPSHOTS)
-    return TRUE;
-  if (outq > b / 4 * 3)
-    return TRUE;
-  if (d->has_uid && budget->uid_held != NULL)
+/* Looks at the peer's socket (@ino) until it shows it reads or @deadline;
+ * the caller sends it nothing meanwhile.  @first_len is its first
+ * datagram's length when the watch began. */
+static WatchResult
+watch_peer (UdgServer *server, guint32 ino, guint32 first_len, gint64 deadline)
+{
+  gint64 step = 1000;
+
+  for (;;)
     {
-      guint64 *p = g_hash_table_lookup (budget->uid_held, GUINT_TO_POINTER (d->uid));
+      UdgSockDiagEntry e;
 
-      /* Bounds, summed: no more than our socket has unread in all. */
-      held = MIN (p != NULL ? *p : 0, outq);
-      if (held > b / 2)
-        return TRUE;
+      switch (udg_sock_diag_query (ino, &e))
+        {
+        case UDG_SOCK_DIAG_DONE:
+          if (e.first_len == 0 || e.first_len != first_len)
+            return WATCH_READING;
+          break;
+        case UDG_SOCK_DIAG_GONE:
+          return WATCH_READING; /* closed: its queue is gone, nothing held */
+        case UDG_SOCK_DIAG_MORE:
+        case UDG_SOCK_DIAG_UNAVAILABLE:
+        case UDG_SOCK_DIAG_BROKEN:
+        default:
+          return WATCH_UNKNOWN;
+        }
+      if (g_get_monotonic_time () >= deadline || g_cancellable_is_cancelled (server->cancellable))
+        return WATCH_NOT_READING;
+      /* The kernel wakes no one when a peer reads a datagram of ours (our
+       * socket's write space wakes only below a quarter of the buffer):
+       * looking again after a while is the only way. */
+      g_usleep ((gulong) MIN (step, MAX (1, deadline - g_get_monotonic_time ())));
+      step = MIN (step * 2, WATCH_STEP_MAX_USEC);
     }
-  return FALSE;
 }
+
+/* --- the rules ------------------------------------------------------------------- */
 
 static void
 warn_refused (UdgServer *server, const UdgAddress *peer, const PeerDebt *d, guint64 outq)
@@ -537,17 +362,63 @@ prune_locked (UdgSendBudget *budget)
   budget->prune_at = MAX (PRUNE_MIN, 2 * g_hash_table_size (budget->peers));
 }
 
+typedef enum
+{
+  DECIDE_SEND,
+  DECIDE_REFUSE,
+  DECIDE_WATCH,
+} Decision;
+
+/* The rules 2 to 4, for a peer past its free share, with the lock held. */
+static Decision
+decide_locked (UdgSendBudget *budget, PeerDebt *d, guint64 cost, guint64 outq, gint64 now)
+{
+  guint64 b = budget->sndbuf;
+
+  if (budget->diag < 0 || !d->seen)
+    return debt_total (d) + cost > b / 4 && outq > b / 2 ? DECIDE_REFUSE : DECIDE_SEND;
+  if (d->not_reading)
+    return DECIDE_REFUSE;
+  /* Watched only when it may hold twice its free share, the buffer is
+   * under pressure, the last look found its queue non-empty, and it was
+   * not shown reading a moment ago. */
+  if (debt_total (d) + cost <= b / UDG_PEER_FREE_SHARE * 2 || outq <= b / 4 || d->first_len == 0 ||
+      (d->reading_at != 0 && now - d->reading_at < UDG_NOT_READING_USEC))
+    return DECIDE_SEND;
+  return DECIDE_WATCH;
+}
+
+/* Refuses @peer: counted, warned about once in a run of refusals. */
+static gboolean
+refuse_locked (UdgServer *server, const UdgAddress *peer, PeerDebt *d, guint64 outq, gint64 now, GError **error)
+{
+  UdgSendBudget *budget = &server->budget;
+  g_autofree gchar *who = NULL;
+
+  if (!d->warned && now - budget->last_warning >= WARNING_INTERVAL_USEC)
+    {
+      budget->last_warning = now;
+      warn_refused (server, peer, d, outq);
+    }
+  d->warned = TRUE;
+  pthread_mutex_unlock (&budget->lock);
+  UDG_STAT_ADD (server, not_reading, 1);
+  who = udg_address_to_string (peer);
+  g_set_error (error, UDG_ERROR, UDG_ERROR_WOULD_BLOCK,
+               _("The peer %s does not read its replies: the datagram was not sent"), who);
+  return FALSE;
+}
+
 /* Asks to send @len bytes to @peer: TRUE (and charged) when it may go,
- * FALSE with UDG_ERROR_WOULD_BLOCK when the peer is found not reading. */
+ * FALSE with UDG_ERROR_WOULD_BLOCK when the peer is shown not reading.  May
+ * wait while the peer is watched (rule 3), at most the send timeout, counted
+ * as a blocked invocation so that the pool grows meanwhile. */
 gboolean
 udg_send_budget_charge (UdgServer *server, const UdgAddress *peer, gsize len, GError **error)
 {
   UdgSendBudget *budget = &server->budget;
   guint64 cost = (guint64) len + DATAGRAM_OVERHEAD;
   PeerDebt *d;
-  guint64 outq;
-  gint64 now;
-  gboolean warn = FALSE;
 
   pthread_mutex_lock (&budget->lock);
   d = lookup_or_add_locked (budget, peer);
@@ -558,32 +429,49 @@ udg_send_budget_charge (UdgServer *server, const UdgAddress *peer, gsize len, GE
     }
   if (debt_total (d) + cost > budget->sndbuf / UDG_PEER_FREE_SHARE)
     {
-      outq = unread_total (budget);
+      guint64 outq = unread_total (budget);
+
       debt_clamp (d, outq);
       if (debt_total (d) + cost > budget->sndbuf / UDG_PEER_FREE_SHARE)
         {
-          now = g_get_monotonic_time ();
+          gint64 now = g_get_monotonic_time ();
+          Decision decision;
+
           refresh_locked (budget, now, FALSE);
           /* The snapshot may have forgotten it (read, or gone): anew. */
           d = lookup_or_add_locked (budget, peer);
-          if (refuse_locked (budget, d, cost, outq, now))
+          decision = decide_locked (budget, d, cost, outq, now);
+          if (decision == DECIDE_REFUSE)
+            return refuse_locked (server, peer, d, outq, now, error);
+          if (decision == DECIDE_WATCH && udg_send_budget_wait_locked (server, +1))
             {
-              warn = !d->warned && now - budget->last_warning >= WARNING_INTERVAL_USEC;
-              d->warned = TRUE;
-              if (warn)
-                {
-                  budget->last_warning = now;
-                  warn_refused (server, peer, d, outq);
-                }
-              pthread_mutex_unlock (&budget->lock);
-              UDG_STAT_ADD (server, not_reading, 1);
-              {
-                g_autofree gchar *who = udg_address_to_string (peer);
+              guint32 ino = d->ino, first_len = d->first_len;
+              gdouble timeout = MAX (server->options.send_timeout, UDG_NOT_READING_USEC / 1e6);
+              WatchResult watched;
 
-                g_set_error (error, UDG_ERROR, UDG_ERROR_WOULD_BLOCK,
-                             _("The peer %s does not read its replies: the datagram was not sent"), who);
-              }
-              return FALSE;
+              pthread_mutex_unlock (&budget->lock);
+              if (udg_invocation_get_current () != NULL)
+                udg_scheduler_blocked (server, +1);
+              watched = watch_peer (server, ino, first_len, udg_deadline_from_timeout (timeout));
+              if (udg_invocation_get_current () != NULL)
+                udg_scheduler_blocked (server, -1);
+              pthread_mutex_lock (&budget->lock);
+              udg_send_budget_wait_locked (server, -1);
+              now = g_get_monotonic_time ();
+              d = lookup_or_add_locked (budget, peer);
+              if (watched == WATCH_NOT_READING)
+                {
+                  d->not_reading = TRUE;
+                  return refuse_locked (server, peer, d, unread_total (budget), now, error);
+                }
+              if (watched == WATCH_READING)
+                {
+                  /* It read what was queued when the watch began, or at
+                   * least some of it: its bound starts again. */
+                  d->reading_at = now;
+                  d->old_bytes = 0;
+                  d->new_bytes = 0;
+                }
             }
         }
     }
@@ -596,6 +484,21 @@ udg_send_budget_charge (UdgServer *server, const UdgAddress *peer, gsize len, GE
   d->new_bytes += cost;
   pthread_mutex_unlock (&budget->lock);
   return TRUE;
+}
+
+/* Whether a send of @len bytes that failed with EAGAIN met a full send
+ * buffer (our socket's: every peer's unread replies together), rather than
+ * the peer's full queue. */
+gboolean
+udg_send_budget_buffer_full (UdgServer *server, gsize len)
+{
+  UdgSendBudget *budget = &server->budget;
+  gboolean full;
+
+  pthread_mutex_lock (&budget->lock);
+  full = unread_total (budget) + len + DATAGRAM_OVERHEAD > budget->sndbuf;
+  pthread_mutex_unlock (&budget->lock);
+  return full;
 }
 
 /* Gives back what udg_send_budget_charge() counted for a datagram that was
@@ -614,22 +517,31 @@ udg_send_budget_refund (UdgServer *server, const UdgAddress *peer, gsize len)
   pthread_mutex_unlock (&budget->lock);
 }
 
-/* May this thread wait in the kernel for a slow peer?  At most a quarter of
- * the pool's threads wait so at once (at least one, at most
- * SENDERS_WAITING_MAX), so that slow peers cannot take the pool: @delta +1
- * asks (TRUE: granted), -1 ends the wait. */
+/* With the lock held: may this thread wait for a peer (in the kernel for a
+ * slow peer's room, or watching a peer)?  At most a quarter of the pool's
+ * threads wait so at once (at least one, at most SENDERS_WAITING_MAX), so
+ * that slow peers cannot take the pool: @delta +1 asks (TRUE: granted), -1
+ * ends the wait. */
 gboolean
-udg_send_budget_wait (UdgServer *server, gint delta)
+udg_send_budget_wait_locked (UdgServer *server, gint delta)
 {
   UdgSendBudget *budget = &server->budget;
   guint limit = CLAMP (server->options.max_threads / 4, 1, SENDERS_WAITING_MAX);
-  gboolean granted = TRUE;
 
-  pthread_mutex_lock (&budget->lock);
   if (delta > 0 && budget->senders_waiting >= limit)
-    granted = FALSE;
-  else
-    budget->senders_waiting += delta;
-  pthread_mutex_unlock (&budget->lock);
+    return FALSE;
+  budget->senders_waiting += delta;
+  return TRUE;
+}
+
+/* The same, taking the lock. */
+gboolean
+udg_send_budget_wait (UdgServer *server, gint delta)
+{
+  gboolean granted;
+
+  pthread_mutex_lock (&server->budget.lock);
+  granted = udg_send_budget_wait_locked (server, delta);
+  pthread_mutex_unlock (&server->budget.lock);
   return granted;
 }

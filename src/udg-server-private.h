@@ -173,8 +173,6 @@ typedef struct
 {
   pthread_mutex_t lock;             /* guards what follows */
   GHashTable *peers;                /* (owned): UdgAddress -> PeerDebt */
-  GHashTable *uid_held;             /* (owned) (nullable): uid -> guint64
-                                     * held by its peers not seen empty */
   guint64 sndbuf;                   /* SO_SNDBUF as the kernel applies it */
   gint fd;
   gint diag;                        /* sock_diag: 1 works, -1 not, 0 untried */
@@ -183,7 +181,8 @@ typedef struct
   gint64 snapshot_time;
   gint64 snapshot_cost;             /* how long the last one took, us */
   guint prune_at;
-  guint senders_waiting;            /* threads in a blocking sendmsg() */
+  guint senders_waiting;            /* threads waiting for a peer: in a
+                                     * blocking sendmsg(), or watching it */
   gint64 last_warning;
 } UdgSendBudget;
 
@@ -195,7 +194,9 @@ G_GNUC_INTERNAL gboolean udg_send_budget_charge (UdgServer        *server,
                                                  gsize             len,
                                                  GError          **error);
 G_GNUC_INTERNAL void udg_send_budget_refund (UdgServer *server, const UdgAddress *peer, gsize len);
+G_GNUC_INTERNAL gboolean udg_send_budget_buffer_full (UdgServer *server, gsize len);
 G_GNUC_INTERNAL gboolean udg_send_budget_wait (UdgServer *server, gint delta);
+G_GNUC_INTERNAL gboolean udg_send_budget_wait_locked (UdgServer *server, gint delta);
 
 struct _UdgServer
 {

@@ -1409,7 +1409,11 @@ udg_server_send (UdgServer    *server,
 
       udg_send_budget_refund (server, peer, len);
       UDG_STAT_ADD (server, send_errors, 1);
-      if (errsv == EAGAIN || errsv == ENOBUFS)
+      if ((errsv == EAGAIN || errsv == ENOBUFS) && udg_send_budget_buffer_full (server, len))
+        g_set_error (error, UDG_ERROR, UDG_ERROR_WOULD_BLOCK,
+                     _("The server's send buffer is full of replies its peers have not read yet: "
+                       "the datagram to %s was not sent"), who);
+      else if (errsv == EAGAIN || errsv == ENOBUFS)
         g_set_error (error, UDG_ERROR, UDG_ERROR_WOULD_BLOCK,
                      _("The peer %s does not read its queue: the datagram was not sent"), who);
       else

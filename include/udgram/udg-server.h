@@ -103,8 +103,8 @@ struct _UdgHandlerFuncs
  * @handler_errors: handler invocations that returned an error
  * @send_errors: replies that could not be sent
  * @ancillary_truncated: datagrams whose control data was cut (MSG_CTRUNC)
- * @not_reading: replies refused at once because their peer was found not
- *   reading its receive queue (also counted in @send_errors); see
+ * @not_reading: replies refused because their peer was found not reading
+ *   its receive queue (also counted in @send_errors); see
  *   udg_client_send_packet()
  * @active_clients: clients with queued datagrams or a running invocation
  * @running_invocations: handler invocations running now

@@ -9,7 +9,7 @@ builddir=${1:?usage: run-fuzzers.sh BUILDDIR [TARGET...]}
 shift
 srcdir=$(cd "$(dirname "$0")" && pwd)
 seconds=${FUZZ_SECONDS:-30}
-targets=${*:-"json variant line base64 base64-plain zlib bz2 zstd lz4 msgpack cbor ancillary"}
+targets=${*:-"json variant line base64 base64-plain zlib bz2 zstd lz4 msgpack cbor ancillary sock-diag"}
 work=$(mktemp -d /tmp/udgf-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 status=0
