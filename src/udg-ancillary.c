@@ -646,9 +646,53 @@ udg_ancillary_find_credentials (gconstpointer   control,
                                 UdgCredentials *credentials)
 {
   FindCredentials find = { FALSE, credentials };
+  struct cmsghdr first;
 
-  if (control == NULL || control_len == 0)
+  if (control == NULL || control_len < sizeof first)
     return FALSE;
+  /* The kernel writes them first: no walk for the common case. */
+  memcpy (&first, control, sizeof first);
+  if (first.cmsg_level == SOL_SOCKET && first.cmsg_type == SCM_CREDENTIALS &&
+      first.cmsg_len >= CMSG_LEN (sizeof (struct ucred)) && control_len >= CMSG_LEN (sizeof (struct ucred)))
+    {
+      find_cmsg_credentials (SOL_SOCKET, SCM_CREDENTIALS, (const guint8 *) control + CMSG_LEN (0),
+                             sizeof (struct ucred), &find);
+      return TRUE;
+    }
   walk_control (control, control_len, find_cmsg_credentials, &find);
   return find.found;
+}
+
+/* Removes the SCM_CREDENTIALS messages of @control in place, the others kept
+ * as they are (the server asks for credentials for itself; a handler that
+ * did not ask for them must not see them).  A last message the kernel cut
+ * is kept whole. */
+void
+udg_ancillary_strip_credentials (guint8 *control, gsize *control_len)
+{
+  gsize in = 0, out = 0, len = *control_len;
+
+  while (in < len && len - in >= sizeof (struct cmsghdr))
+    {
+      struct cmsghdr hdr;
+      gsize step;
+
+      memcpy (&hdr, control + in, sizeof hdr);
+      if (hdr.cmsg_len < CMSG_LEN (0) || hdr.cmsg_len > len - in)
+        break;
+      step = MIN (CMSG_ALIGN (hdr.cmsg_len), len - in);
+      if (hdr.cmsg_level != SOL_SOCKET || hdr.cmsg_type != SCM_CREDENTIALS)
+        {
+          memmove (control + out, control + in, step);
+          out += step;
+        }
+      in += step;
+    }
+  /* What could not be walked stays, after what was kept. */
+  if (in < len)
+    {
+      memmove (control + out, control + in, len - in);
+      out += len - in;
+    }
+  *control_len = out;
 }

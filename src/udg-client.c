@@ -196,9 +196,10 @@ log_handler_error (UdgClient *client, const GError *error)
 }
 
 /* With the mailbox locked: the first datagram, counted out; %NULL when
- * there is none, or only the closing marker, which stays (@closed set). */
+ * there is none, or a marker: the closing one, which stays (@marker set to
+ * it), or the scheduler's, taken. */
 static UdgDatagram *
-pop_datagram_locked (UdgClient *client, gint64 timeout_usec, gboolean *closed)
+pop_datagram_locked (UdgClient *client, gint64 timeout_usec, gpointer *marker)
 {
   gpointer item = timeout_usec == 0 ? udg_mailbox_try_pop_locked (client->mailbox)
                                     : udg_mailbox_timeout_pop_locked (client->mailbox, timeout_usec);
@@ -206,11 +207,12 @@ pop_datagram_locked (UdgClient *client, gint64 timeout_usec, gboolean *closed)
 
   if (item == NULL)
     return NULL;
-  if (item == UDG_MAILBOX_CLOSED)
+  if (item == UDG_MAILBOX_CLOSED || item == UDG_MAILBOX_EVICTED)
     {
       /* Back in front: every later wait of this invocation sees it too. */
-      udg_mailbox_push_front_locked (client->mailbox, item);
-      *closed = TRUE;
+      if (item == UDG_MAILBOX_CLOSED)
+        udg_mailbox_push_front_locked (client->mailbox, item);
+      *marker = item;
       return NULL;
     }
   dg = item;
@@ -235,7 +237,14 @@ udg_client_run_invocation (UdgClient *client)
 
   udg_mailbox_lock (client->mailbox);
   if (!g_atomic_int_get (&server->closing))
-    invocation.first = pop_datagram_locked (client, 0, &invocation.closed);
+    {
+      gpointer marker = NULL;
+
+      invocation.first = pop_datagram_locked (client, 0, &marker);
+      invocation.closed = marker == UDG_MAILBOX_CLOSED;
+    }
+  if (invocation.first != NULL)
+    invocation.uid = invocation.first->has_uid ? invocation.first->uid : UDG_UID_UNKNOWN;
   if (invocation.first != NULL)
     client->state = CLIENT_RUNNING;
   udg_mailbox_unlock (client->mailbox);
@@ -286,7 +295,7 @@ udg_client_run_invocation (UdgClient *client)
   udg_mailbox_unlock (client->mailbox);
 
   if (again)
-    udg_scheduler_run (server, client);
+    udg_scheduler_run (server, client, invocation.uid);
   else
     {
       UDG_STAT_SUB (server, active_clients, 1);
@@ -302,43 +311,51 @@ own_invocation (UdgClient *client)
   return invocation != NULL && invocation->client == client ? invocation : NULL;
 }
 
-/* Waits for the next datagram of @client; NULL with an error on timeout,
- * or with UDG_ERROR_CLOSED when the run stops (no datagram comes any
- * more).  Called by the client's own running invocation only: the wait is
- * the mailbox's g_async_queue_timeout_pop_unlocked(). */
+/* Waits for the next datagram of @client; NULL with an error on timeout
+ * (also when the scheduler ended the wait to give its thread to another
+ * client), or with UDG_ERROR_CLOSED when the run stops (no datagram comes
+ * any more).  Called by the client's own running invocation only: the wait
+ * is the mailbox's g_async_queue_timeout_pop_unlocked(). */
 static UdgDatagram *
 wait_datagram (UdgClient *client, UdgInvocation *invocation, gdouble timeout, GError **error)
 {
   UdgServer *server = client->server;
   gint64 deadline = udg_deadline_from_timeout (timeout);
-  gboolean closed = FALSE;
+  gpointer marker = NULL;
   UdgDatagram *dg;
 
   udg_mailbox_lock (client->mailbox);
-  dg = pop_datagram_locked (client, 0, &closed);
+  dg = pop_datagram_locked (client, 0, &marker);
   udg_mailbox_unlock (client->mailbox);
-  if (dg == NULL && !closed && timeout > 0)
+  if (dg == NULL && marker == NULL && timeout > 0)
     {
       /* This invocation holds its thread while it waits: the pool grows by
        * one meanwhile.  A stopping run refuses the wait: the reader is off,
        * nothing would come. */
-      if (udg_scheduler_wait_begin (server, client))
+      if (udg_scheduler_wait_begin (server, client, invocation->uid))
         {
           gint64 left = deadline == G_MAXINT64 ? -1 : MAX (1, deadline - g_get_monotonic_time ());
 
           udg_mailbox_lock (client->mailbox);
-          dg = pop_datagram_locked (client, left, &closed);
+          dg = pop_datagram_locked (client, left, &marker);
           udg_mailbox_unlock (client->mailbox);
-          udg_scheduler_wait_end (server, client);
+          /* Ended by the scheduler after the wait took something else: its
+           * marker must not end a later wait. */
+          if (udg_scheduler_wait_end (server, client) && marker != UDG_MAILBOX_EVICTED)
+            {
+              udg_mailbox_lock (client->mailbox);
+              udg_mailbox_remove_locked (client->mailbox, UDG_MAILBOX_EVICTED);
+              udg_mailbox_unlock (client->mailbox);
+            }
         }
       else
-        closed = TRUE;
+        marker = UDG_MAILBOX_CLOSED;
     }
-  if (closed)
+  if (marker == UDG_MAILBOX_CLOSED)
     invocation->closed = TRUE;
   if (dg == NULL)
     {
-      if (closed || g_atomic_int_get (&server->closing))
+      if (marker == UDG_MAILBOX_CLOSED || g_atomic_int_get (&server->closing))
         g_set_error_literal (error, UDG_ERROR, UDG_ERROR_CLOSED, _("The server is shutting down"));
       else
         g_set_error_literal (error, UDG_ERROR, UDG_ERROR_TIMED_OUT,
@@ -392,6 +409,7 @@ deliver (UdgClient           *client,
   invocation->current = g_bytes_ref (dg->data);
   invocation->has_credentials = dg->has_credentials;
   invocation->credentials = dg->credentials;
+  invocation->uid = dg->has_uid ? dg->uid : UDG_UID_UNKNOWN;
   packet = udg_protocol_build_packet_from_datagram (server->protocol, dg->data, error);
   udg_datagram_free (dg);
   if (packet == NULL)

@@ -9,8 +9,9 @@
  * accesses ignored; only GLib's code runs inside those brackets.
  *
  * The queue's lock also guards the client's state (udg-server-private.h).
- * Items are UdgDatagram pointers, or UDG_MAILBOX_CLOSED, which shutdown
- * pushes to wake a handler waiting in udg_client_recv().
+ * Items are UdgDatagram pointers, or one of two markers that wake a handler
+ * waiting in udg_client_recv(): UDG_MAILBOX_CLOSED (shutdown) and
+ * UDG_MAILBOX_EVICTED (the pool is full of waiting invocations).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -22,6 +23,10 @@
  * wakes its idle threads with one); never a datagram. */
 #define UDG_MAILBOX_CLOSED ((gpointer) &udg_mailbox_closed_marker)
 extern G_GNUC_INTERNAL const gint udg_mailbox_closed_marker;
+/* The marker that ends a handler's wait when the pool is full of waiting
+ * invocations (the scheduler's choice): the wait fails as on a timeout. */
+#define UDG_MAILBOX_EVICTED ((gpointer) &udg_mailbox_evicted_marker)
+extern G_GNUC_INTERNAL const gint udg_mailbox_evicted_marker;
 
 static inline void
 udg_mailbox_lock (GAsyncQueue *mailbox)

@@ -63,8 +63,10 @@ send_status (gpointer data)
   udg_server_get_stats (server, &st);
   text = g_strdup_printf ("STATUS=Serving at %s: %" G_GUINT64_FORMAT " datagrams received, %" G_GUINT64_FORMAT
                           " handled, %" G_GUINT64_FORMAT " active clients, %" G_GUINT64_FORMAT
-                          " send errors (%" G_GUINT64_FORMAT " to peers not reading)",
-                          where, st.received, st.handled, st.active_clients, st.send_errors, st.not_reading);
+                          " send errors (%" G_GUINT64_FORMAT " to peers not reading), %" G_GUINT64_FORMAT
+                          " waits ended under pressure",
+                          where, st.received, st.handled, st.active_clients, st.send_errors, st.not_reading,
+                          st.waits_ended);
   notify_send (server, text);
   return G_SOURCE_CONTINUE;
 }

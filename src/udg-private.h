@@ -144,5 +144,6 @@ G_GNUC_INTERNAL gint udg_listen_fds_take (const UdgAddress *address,
 G_GNUC_INTERNAL gboolean udg_ancillary_find_credentials (gconstpointer   control,
                                                          gsize           control_len,
                                                          UdgCredentials *credentials);
+G_GNUC_INTERNAL void udg_ancillary_strip_credentials (guint8 *control, gsize *control_len);
 
 G_END_DECLS

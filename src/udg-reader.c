@@ -62,8 +62,9 @@ typedef struct
   struct iovec iov[UDG_READ_BATCH];
   struct sockaddr_un names[UDG_READ_BATCH];
   guint8 *buffers;
-  guint8 *controls;                      /* (nullable) */
+  guint8 *controls;
   UdgClient *to_schedule[UDG_READ_BATCH]; /* (owned): handed to the scheduler */
+  uid_t owners[UDG_READ_BATCH];           /* their senders' uids */
   gint64 last_drop_log;
 } Batch;
 
@@ -102,13 +103,19 @@ datagram_new (UdgServer *server, const struct mmsghdr *m,
 
   dg->data = g_bytes_new (h->msg_iov[0].iov_base, m->msg_len);
   dg->flags = h->msg_flags;
-  dg->has_credentials = has_credentials;
-  if (has_credentials)
+  /* The server's own use of the sender's uid (the scheduler's fairness);
+   * a handler sees credentials only when it asked for them. */
+  dg->has_uid = has_credentials;
+  dg->uid = has_credentials ? credentials->uid : 0;
+  dg->has_credentials = has_credentials && server->reader.credentials_visible;
+  if (dg->has_credentials)
     dg->credentials = *credentials;
   if (server->options.receive_ancillary_data && h->msg_controllen > 0)
     {
       dg->control_len = h->msg_controllen;
       dg->control = g_memdup2 (h->msg_control, dg->control_len);
+      if (!server->reader.credentials_visible)
+        udg_ancillary_strip_credentials (dg->control, &dg->control_len);
     }
   else
     {
@@ -121,9 +128,10 @@ datagram_new (UdgServer *server, const struct mmsghdr *m,
 }
 
 /* One datagram into its client's mailbox, or counted and dropped.
- * Returns the client (a new reference) when it needs an invocation. */
+ * Returns the client (a new reference) when it needs an invocation, and
+ * its sender's uid in @owner. */
 static UdgClient *
-route (UdgServer *server, Batch *b, const struct mmsghdr *m)
+route (UdgServer *server, Batch *b, const struct mmsghdr *m, uid_t *owner)
 {
   const struct msghdr *h = &m->msg_hdr;
   UdgCredentials credentials = { 0, 0, 0 };
@@ -146,6 +154,7 @@ route (UdgServer *server, Batch *b, const struct mmsghdr *m)
     UDG_STAT_ADD (server, ancillary_truncated, 1);
 
   has_credentials = udg_ancillary_find_credentials (h->msg_control, h->msg_controllen, &credentials);
+  *owner = has_credentials ? credentials.uid : UDG_UID_UNKNOWN;
   if (server->options.n_allowed_uids > 0 && !uid_allowed (server, has_credentials ? &credentials : NULL))
     {
       UDG_STAT_ADD (server, denied, 1);
@@ -214,6 +223,9 @@ route (UdgServer *server, Batch *b, const struct mmsghdr *m)
 static void
 prepare (UdgServer *server, Batch *b)
 {
+  gsize control_size = server->reader.control_size;
+  gsize stride = CMSG_ALIGN (control_size);
+
   for (gsize i = 0; i < UDG_READ_BATCH; i++)
     {
       struct msghdr *h = &b->msgs[i].msg_hdr;
@@ -224,8 +236,8 @@ prepare (UdgServer *server, Batch *b)
       h->msg_namelen = sizeof (struct sockaddr_un);
       h->msg_iov = &b->iov[i];
       h->msg_iovlen = 1;
-      h->msg_control = b->controls != NULL ? b->controls + i * server->ancillary_bufsize : NULL;
-      h->msg_controllen = b->controls != NULL ? server->ancillary_bufsize : 0;
+      h->msg_control = b->controls + i * stride;
+      h->msg_controllen = control_size;
       h->msg_flags = 0;
     }
 }
@@ -243,13 +255,13 @@ read_batch (UdgServer *server, Batch *b)
   n = recvmmsg (server->fd, b->msgs, UDG_READ_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
   for (int i = 0; i < n; i++)
     {
-      UdgClient *client = route (server, b, &b->msgs[i]);
+      UdgClient *client = route (server, b, &b->msgs[i], &b->owners[n_schedule]);
 
       if (client != NULL)
         b->to_schedule[n_schedule++] = client;
     }
   for (guint i = 0; i < n_schedule; i++)
-    udg_scheduler_run (server, b->to_schedule[i]);
+    udg_scheduler_run (server, b->to_schedule[i], b->owners[i]);
   return n;
 }
 
@@ -259,8 +271,7 @@ batch_new (UdgServer *server)
   Batch *b = g_new0 (Batch, 1);
 
   b->buffers = g_malloc (UDG_READ_BATCH * server->options.max_datagram_size);
-  if (server->options.receive_ancillary_data || server->options.pass_credentials)
-    b->controls = g_malloc (UDG_READ_BATCH * server->ancillary_bufsize);
+  b->controls = g_malloc (UDG_READ_BATCH * CMSG_ALIGN (server->reader.control_size));
   return b;
 }
 
@@ -385,6 +396,34 @@ udg_reader_clear (UdgReader *reader)
   pthread_mutex_destroy (&reader->read_lock);
 }
 
+/* Every datagram's credentials, for the scheduler's fairness between
+ * uids: SO_PASSCRED, set now (after service_init, which may have set it to
+ * have them for the handlers) unless it is on already.  The kernel does not
+ * autobind an unnamed sender for it, and a handler that did not ask for
+ * credentials does not see them (udg-reader.c strips them). */
+static void
+want_credentials (UdgServer *server)
+{
+  UdgReader *reader = &server->reader;
+  int on = 0, one = 1;
+  socklen_t len = sizeof on;
+  gsize for_handlers;
+
+  getsockopt (server->fd, SOL_SOCKET, SO_PASSCRED, &on, &len);
+  reader->credentials_visible = on || server->options.pass_credentials;
+  reader->passcred_ours = !on && setsockopt (server->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) == 0;
+  /* The handlers' buffer, and room for the credentials in front when they
+   * are ours (the kernel writes them first); without a buffer of their own,
+   * descriptors find no room and the kernel discards them. */
+  if (server->options.receive_ancillary_data)
+    for_handlers = server->ancillary_bufsize;
+  else if (server->options.pass_credentials)
+    for_handlers = server->ancillary_bufsize; /* credentials, and fds to close */
+  else
+    for_handlers = 0;
+  reader->control_size = for_handlers + (reader->credentials_visible && for_handlers > 0 ? 0 : CMSG_SPACE (sizeof (struct ucred)));
+}
+
 gboolean
 udg_reader_start (UdgServer *server, GError **error)
 {
@@ -401,6 +440,7 @@ udg_reader_start (UdgServer *server, GError **error)
       return FALSE;
     }
   udg_eventfd_drain (reader->wake_fd);
+  want_credentials (server);
   g_atomic_int_set (&reader->stop, FALSE);
   pthread_mutex_lock (&reader->read_lock);
   reader->batch = batch_new (server);
@@ -431,6 +471,15 @@ udg_reader_stop (UdgServer *server)
   udg_eventfd_signal (reader->wake_fd);
   pthread_join (reader->thread, NULL);
   reader->started = FALSE;
+  /* Left as it was found: the socket may go on (the fd store, another
+   * run) and whoever reads it next did not ask for credentials. */
+  if (reader->passcred_ours)
+    {
+      int zero = 0;
+
+      setsockopt (server->fd, SOL_SOCKET, SO_PASSCRED, &zero, sizeof zero);
+      reader->passcred_ours = FALSE;
+    }
   pthread_mutex_lock (&reader->read_lock);
   g_clear_pointer (&reader->batch, batch_free);
   pthread_mutex_unlock (&reader->read_lock);

@@ -46,9 +46,14 @@ typedef struct
   guint8 *control;     /* (owned) (nullable): raw control data; owns its fds */
   gsize control_len;
   gint flags;          /* recvmsg() flags */
-  gboolean has_credentials;
+  gboolean has_credentials;    /* for the handler: when it asked for them */
   UdgCredentials credentials;  /* the kernel's, when SO_PASSCRED is on */
+  gboolean has_uid;            /* for the server: the sender's uid */
+  uid_t uid;
 } UdgDatagram;
+
+/* A sender whose uid the kernel did not say. */
+#define UDG_UID_UNKNOWN ((uid_t) -1)
 
 G_GNUC_INTERNAL void udg_datagram_free (UdgDatagram *dg);
 G_GNUC_INTERNAL void udg_datagram_release_ancillary (UdgServer   *server,
@@ -82,9 +87,15 @@ struct _UdgClient
   guint queued;            /* datagrams in the mailbox */
   guint64 queued_bytes;
 
-  /* Guarded by server->scheduler.lock: in scheduler.waiting while the
-   * invocation waits in udg_client_recv(); data is the client. */
+  /* Guarded by server->scheduler.lock: in a list of waiting_in, the
+   * scheduler's waiters of one uid, while the invocation waits in
+   * udg_client_recv() (data is the client); evicted when the scheduler
+   * ended the wait; the run queue's keys while a task is queued. */
   GList waiting_link;
+  gpointer waiting_in;
+  gboolean evicted;
+  gboolean queue_over_share;
+  guint64 queue_seq;
 };
 
 /* The handler invocation running on this thread, if any. */
@@ -95,6 +106,7 @@ typedef struct
   GBytes *current;         /* (owned) (nullable): last datagram consumed */
   gboolean has_credentials;
   UdgCredentials credentials; /* of the last datagram consumed */
+  uid_t uid;               /* its sender's, or UDG_UID_UNKNOWN */
   gboolean closed;         /* a wait met UDG_MAILBOX_CLOSED */
 } UdgInvocation;
 
@@ -108,7 +120,7 @@ typedef struct
 {
   guint64 received, handled, refused, dropped_mailbox, dropped_shutdown, truncated,
       unnamed, denied, parse_errors, handler_errors, send_errors, ancillary_truncated, not_reading,
-      active_clients, running_invocations, blocked_in_recv, queued_datagrams;
+      active_clients, running_invocations, blocked_in_recv, queued_datagrams, waits_ended;
 } UdgStatsCounters;
 
 #define UDG_STAT_ADD(server, field, n) \
@@ -122,6 +134,14 @@ typedef struct
 {
   pthread_t thread;
   gboolean started;
+  /* Fixed from the reader's start to its stop: the socket gives every
+   * datagram's credentials (SO_PASSCRED), set by udgram itself when
+   * passcred_ours, for the scheduler's fairness between uids; a handler
+   * sees them only when credentials_visible (pass_credentials, or
+   * SO_PASSCRED set before, in service_init or by whoever bound it). */
+  gboolean credentials_visible;
+  gboolean passcred_ours;
+  gsize control_size;               /* per datagram of a batch */
   gint wake_fd;                     /* eventfd: stop */
   gint stop;                        /* atomic */
   /* The socket has one reader at a time, so that a peer's datagrams enter
@@ -152,8 +172,11 @@ typedef struct
   guint n_cores;
   guint blocked;                    /* invocations waiting for a peer */
   gint queued;                      /* atomic: tasks pushed and not started */
-  GQueue waiting;                   /* (element-type UdgClient) (unowned):
-                                     * invocations in udg_client_recv() */
+  GHashTable *uids;                 /* (owned): uid -> its invocations in
+                                     * udg_client_recv(), longest first */
+  guint waiting;                    /* invocations in udg_client_recv() */
+  guint uids_waiting;               /* uids with one at least */
+  guint64 seq;                      /* tasks pushed, for the run queue */
   gint64 last_saturation_warning;
 } UdgScheduler;
 
@@ -162,9 +185,9 @@ G_GNUC_INTERNAL void udg_scheduler_clear (UdgScheduler *scheduler);
 G_GNUC_INTERNAL void udg_scheduler_start (UdgServer *server);
 G_GNUC_INTERNAL gboolean udg_scheduler_drain (UdgServer *server, gint64 deadline);
 G_GNUC_INTERNAL void udg_scheduler_stop (UdgServer *server);
-G_GNUC_INTERNAL void udg_scheduler_run (UdgServer *server, UdgClient *client);
-G_GNUC_INTERNAL gboolean udg_scheduler_wait_begin (UdgServer *server, UdgClient *client);
-G_GNUC_INTERNAL void udg_scheduler_wait_end (UdgServer *server, UdgClient *client);
+G_GNUC_INTERNAL void udg_scheduler_run (UdgServer *server, UdgClient *client, uid_t owner);
+G_GNUC_INTERNAL gboolean udg_scheduler_wait_begin (UdgServer *server, UdgClient *client, uid_t owner);
+G_GNUC_INTERNAL gboolean udg_scheduler_wait_end (UdgServer *server, UdgClient *client);
 G_GNUC_INTERNAL void udg_scheduler_blocked (UdgServer *server, gint delta);
 
 /* The send budget (udg-send-budget.c): how much of the socket's send

@@ -1215,6 +1215,7 @@ udg_server_get_stats (UdgServer      *server,
   READ (blocked_in_recv);
   READ (queued_datagrams);
   READ (not_reading);
+  READ (waits_ended);
 #undef READ
 }
 

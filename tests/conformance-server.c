@@ -3,7 +3,8 @@
  *
  *   conformance-server [--ancillary] [--unnamed=ignore|warn|handle]
  *                      [--mode=OCTAL] [--serializer=ascii|invalid|bad_serialize]
- *                      [--init-delay=MS] [--reply-delay=MS] [--no-record] PATH
+ *                      [--init-delay=MS] [--reply-delay=MS] [--max-threads=N]
+ *                      [--no-record] PATH
  *
  * PATH may be a path, @name, or "" (autobind).  Prints "ready <address>" on
  * stdout once serving, and nothing else there: every log record, of every
@@ -84,6 +85,8 @@ main (int argc, char **argv)
         config.init_delay_ms = (guint) strtoul (a + 13, NULL, 10);
       else if (g_str_has_prefix (a, "--reply-delay="))
         config.reply_delay_ms = (guint) strtoul (a + 14, NULL, 10);
+      else if (g_str_has_prefix (a, "--max-threads="))
+        config.max_threads = (guint) strtoul (a + 14, NULL, 10);
       else if (g_str_has_prefix (a, "--mode="))
         config.mode = (gint) strtol (a + 7, NULL, 8);
       else if (g_str_equal (a, "--serializer=ascii"))
@@ -111,7 +114,7 @@ main (int argc, char **argv)
     {
       fprintf (stderr, "usage: conformance-server [--ancillary] [--unnamed=ignore|warn|handle] "
                        "[--mode=OCTAL] [--serializer=ascii|invalid|bad_serialize] [--init-delay=MS] "
-                       "[--reply-delay=MS] [--no-record] PATH\n");
+                       "[--reply-delay=MS] [--max-threads=N] [--no-record] PATH\n");
       return 2;
     }
   config.path = path;
@@ -141,8 +144,8 @@ main (int argc, char **argv)
 
       udg_server_get_stats (ts->server, &st);
       fprintf (stderr, "conformance-server: received %" G_GUINT64_FORMAT ", handled %" G_GUINT64_FORMAT
-               ", dropped %" G_GUINT64_FORMAT " (mailbox) %" G_GUINT64_FORMAT " (shutdown)\n",
-               st.received, st.handled, st.dropped_mailbox, st.dropped_shutdown);
+               ", dropped %" G_GUINT64_FORMAT " (mailbox) %" G_GUINT64_FORMAT " (shutdown), %" G_GUINT64_FORMAT
+               " waits ended\n", st.received, st.handled, st.dropped_mailbox, st.dropped_shutdown, st.waits_ended);
     }
   udg_test_server_free (ts);
   return ok ? 0 : 1;

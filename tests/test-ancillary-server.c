@@ -28,7 +28,7 @@ serve (gpointer server)
 }
 
 static void
-start (Running *r, const UdgHandlerFuncs *funcs, UdgServerOptions *options)
+start_full (Running *r, const UdgHandlerFuncs *funcs, gpointer user_data, UdgServerOptions *options)
 {
   g_autoptr(UdgSerializer) s = udg_ascii_serializer_new ();
   g_autoptr(UdgProtocol) p = udg_protocol_new (s);
@@ -38,12 +38,18 @@ start (Running *r, const UdgHandlerFuncs *funcs, UdgServerOptions *options)
 
   r->dir = udg_test_tmpdir ();
   path = g_build_filename (r->dir, "s.sock", NULL);
-  r->server = udg_server_new (path, p, funcs, NULL, NULL, options, &error);
+  r->server = udg_server_new (path, p, funcs, user_data, NULL, options, &error);
   ck_assert_msg (r->server != NULL, "%s", error ? error->message : "");
   r->thread = g_thread_new ("serve", serve, r->server);
   ck_assert (udg_server_wait_serving (r->server, 5));
   addresses = udg_server_get_addresses (r->server);
   r->address = udg_address_ref (g_ptr_array_index (addresses, 0));
+}
+
+static void
+start (Running *r, const UdgHandlerFuncs *funcs, UdgServerOptions *options)
+{
+  start_full (r, funcs, NULL, options);
 }
 
 static void
@@ -285,6 +291,68 @@ START_TEST (test_allowed_uids)
 }
 END_TEST
 
+/* The server asks the kernel for every datagram's credentials for itself
+ * (the scheduler's fairness between uids): a handler that did not ask for
+ * them sees none, neither from udg_client_get_credentials() nor in the
+ * control data; the descriptors it was sent are all there.  _i == 0:
+ * receive_ancillary_data; 1: neither option (the kernel discards the
+ * descriptors, as before). */
+static gboolean
+what_is_seen_handle (UdgClient *client, gpointer user_data, GError **error)
+{
+  g_autoptr(UdgAncillary) ancillary = udg_ancillary_new ();
+  UdgRecvParams params = UDG_RECV_PARAMS_INIT;
+  g_autofree gchar *req = NULL;
+  g_autofree gchar *text = NULL;
+  UdgAncillaryIter iter;
+  UdgAncillaryMessage message;
+  UdgCredentials creds;
+  guint n_creds = 0, n_fds = 0;
+
+  if (GPOINTER_TO_INT (user_data))
+    {
+      params.recv_with_ancillary = udg_ancillary_receive_func;
+      params.ancillary_user_data = ancillary;
+    }
+  req = udg_client_recv (client, &params, error);
+  if (req == NULL)
+    return FALSE;
+  udg_ancillary_iter_init (&iter, ancillary);
+  while (udg_ancillary_iter_next (&iter, &message))
+    {
+      if (message.type == UDG_ANCILLARY_CREDENTIALS)
+        n_creds++;
+      else if (message.type == UDG_ANCILLARY_RIGHTS)
+        n_fds += message.n_items;
+    }
+  text = g_strdup_printf ("credentials %u, descriptors %u, get_credentials %s", n_creds, n_fds,
+                          udg_client_get_credentials (client, &creds) ? "yes" : "no");
+  return udg_client_send_packet (client, text, error);
+}
+
+START_TEST (test_credentials_not_asked)
+{
+  static const UdgHandlerFuncs funcs = { .handle = what_is_seen_handle };
+  g_autoptr(UdgServerOptions) o = udg_server_options_new ();
+  Running r;
+  int c, p[2];
+
+  if (_i == 0)
+    udg_server_options_set_receive_ancillary_data (o, TRUE);
+  start_full (&r, &funcs, GINT_TO_POINTER (_i == 0), o);
+  c = udg_test_socket ("");
+  ck_assert_int_eq (pipe (p), 0);
+  ck_assert (udg_test_send_fds (c, r.address, "x", p, 2));
+  ASSERT_REPLY (c, _i == 0 ? "credentials 0, descriptors 2, get_credentials no"
+                           : "credentials 0, descriptors 0, get_credentials no", 3000);
+  close (p[1]);
+  ck_assert (readable_eof (p[0], 2000));
+  close (p[0]);
+  close (c);
+  stop (&r);
+}
+END_TEST
+
 /* --- unclaimed and truncated control data --------------------------------- */
 
 static gboolean
@@ -422,6 +490,7 @@ main (void)
   tcase_add_test (tc, test_client_passes_fds);
   tcase_add_test (tc, test_server_passes_fds);
   tcase_add_loop_test (tc, test_credentials, 0, 2);
+  tcase_add_loop_test (tc, test_credentials_not_asked, 0, 2);
   tcase_add_loop_test (tc, test_allowed_uids, 0, 2);
   tcase_add_loop_test (tc, test_unclaimed_fds_closed, 0, 3);
   tcase_add_loop_test (tc, test_fd_flood_no_leak, 0, 2);

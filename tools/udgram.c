@@ -245,9 +245,10 @@ print_stats (UdgServer *server, FILE *out)
            ", dropped %" G_GUINT64_FORMAT " (mailbox) %" G_GUINT64_FORMAT " (shutdown), truncated %" G_GUINT64_FORMAT
            ", unnamed %" G_GUINT64_FORMAT ", denied %" G_GUINT64_FORMAT ", parse errors %" G_GUINT64_FORMAT
            ", handler errors %" G_GUINT64_FORMAT ", send errors %" G_GUINT64_FORMAT
-           " (%" G_GUINT64_FORMAT " to peers not reading)\n",
+           " (%" G_GUINT64_FORMAT " to peers not reading), waits ended under pressure %" G_GUINT64_FORMAT "\n",
            st.received, st.handled, st.refused, st.dropped_mailbox, st.dropped_shutdown, st.truncated,
-           st.unnamed, st.denied, st.parse_errors, st.handler_errors, st.send_errors, st.not_reading);
+           st.unnamed, st.denied, st.parse_errors, st.handler_errors, st.send_errors, st.not_reading,
+           st.waits_ended);
   fflush (out);
 }
 

@@ -110,6 +110,10 @@ struct _UdgHandlerFuncs
  * @running_invocations: handler invocations running now
  * @blocked_in_recv: invocations waiting in udg_client_recv() now
  * @queued_datagrams: datagrams waiting in mailboxes now
+ * @waits_ended: waits in udg_client_recv() the server ended under
+ *   pressure (every pool thread held by a waiting invocation while clients
+ *   with mail waited for one), which failed with %UDG_ERROR_TIMED_OUT; see
+ *   udg_server_options_set_max_threads()
  *
  * Counters of a server, from udg_server_get_stats(): every datagram read is
  * handled, refused, or counted in one of the dropped counters.
@@ -135,8 +139,9 @@ struct _UdgServerStats
   guint64 blocked_in_recv;
   guint64 queued_datagrams;
   guint64 not_reading;
+  guint64 waits_ended;
   /*< private >*/
-  guint64 padding[6];
+  guint64 padding[5];
 };
 
 typedef struct _UdgServerOptions UdgServerOptions;
