@@ -1,10 +1,62 @@
-/* udgram - the client object handed to the request handler
+/* udgram - a server's clients: one peer each, its mailbox, its invocations
+ *
+ * A client stands for one sender address of a server while anything holds
+ * it, in a weak table of the server's (clients_lock).  Its mailbox is a
+ * GAsyncQueue whose lock also guards the client's state:
+ *   IDLE     no invocation; the mailbox is empty
+ *   PENDING  a task is queued in the scheduler (which holds a reference)
+ *   RUNNING  an invocation runs on a pool thread
+ * IDLE -> PENDING when the reader delivers a datagram
+ * (udg_client_deliver()); PENDING -> RUNNING when a pool thread takes the
+ * first datagram; RUNNING -> IDLE or PENDING (mail left: queued again,
+ * behind the other clients) when it returns.  An invocation is the
+ * handler's call: udg_client_recv() is Python's `yield`, the first call
+ * returning the datagram that started it, the next ones waiting for the
+ * client's next datagram in g_async_queue_timeout_pop_unlocked().
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "udg-server-private.h"
 
 #include <math.h>
 #include <string.h>
+
+typedef enum
+{
+  CLIENT_IDLE,
+  CLIENT_PENDING,
+  CLIENT_RUNNING,
+} ClientState;
+
+struct _UdgClient
+{
+  gint ref_count;          /* atomic; the server's table holds no reference */
+  UdgServer *server;       /* (owned) */
+  UdgAddress *peer;        /* (owned): also the key in server->clients */
+
+  /* (owned) (element-type UdgDatagram): the mailbox, used through
+   * udg-mailbox.h only.  Its lock guards the three fields after it. */
+  GAsyncQueue *mailbox;
+  ClientState state;
+  guint queued;            /* datagrams in the mailbox */
+  guint64 queued_bytes;
+
+  /* The scheduler's (its lock): while a task is queued, or its invocation
+   * waits in udg_client_recv(). */
+  UdgSchedulerTask task;
+};
+
+/* The handler invocation running on this thread, if any. */
+typedef struct
+{
+  UdgClient *client;       /* (unowned): the task holds a reference */
+  UdgDatagram *first;      /* (owned) (nullable): not yet consumed */
+  GBytes *current;         /* (owned) (nullable): last datagram consumed */
+  gboolean has_credentials;
+  UdgCredentials credentials; /* of the last datagram consumed */
+  uid_t uid;               /* its sender's, or UDG_UID_UNKNOWN */
+  gboolean closed;         /* a wait met UDG_MAILBOX_CLOSED */
+} UdgInvocation;
 
 /**
  * SECTION:udg-client
@@ -29,23 +81,24 @@
  */
 
 /* A new client of @peer, idle, with one reference (the caller's). */
-UdgClient *
-udg_client_new (UdgServer *server, const UdgAddress *peer)
+static UdgClient *
+client_new (UdgServer *server, const UdgAddress *peer)
 {
   UdgClient *client = g_new0 (UdgClient, 1);
 
   client->ref_count = 1;
-  client->server = udg_server_ref (server);
+  udg_server_hold (server);
+  client->server = server;
   client->peer = udg_address_dup (peer);
   client->mailbox = g_async_queue_new ();
   client->state = CLIENT_IDLE;
-  client->waiting_link.data = client;
+  client->task.mailbox = client->mailbox;
   return client;
 }
 
 /* A reference from the weak table: fails once the last one is gone. */
-gboolean
-udg_client_try_ref (UdgClient *client)
+static gboolean
+client_try_ref (UdgClient *client)
 {
   gint old = g_atomic_int_get (&client->ref_count);
 
@@ -55,6 +108,74 @@ udg_client_try_ref (UdgClient *client)
         return TRUE;
     }
   return FALSE;
+}
+
+/* With clients_lock held: the client of @peer, with a new reference, made
+ * if there is none. */
+UdgClient *
+udg_client_get_locked (UdgServer *server, const UdgAddress *peer)
+{
+  UdgClient *client = g_hash_table_lookup (server->clients, peer);
+
+  if (client != NULL && client_try_ref (client))
+    return client;
+  /* Absent, or its last reference is being dropped right now (its
+   * finalizer removes only its own entry). */
+  client = client_new (server, peer);
+  g_hash_table_replace (server->clients, client->peer, client);
+  return client;
+}
+
+/* The reader's: @dg into the client's mailbox, in order; FALSE when the
+ * mailbox is full (the datagram is not taken).  @schedule is set when the
+ * client had no invocation: the caller hands it to the scheduler
+ * (udg_client_schedule()) with its reference. */
+gboolean
+udg_client_deliver (UdgClient *client, UdgDatagram *dg, gboolean *schedule)
+{
+  const UdgServerOptions *o = &client->server->options;
+  guint64 size = UDG_DATAGRAM_SIZE (dg);
+  gboolean full;
+
+  *schedule = FALSE;
+  udg_mailbox_lock (client->mailbox);
+  /* A mailbox holds one datagram at least, whatever its size. */
+  full = client->queued >= o->mailbox_limit ||
+         (client->queued > 0 && client->queued_bytes + size > o->mailbox_bytes_limit);
+  if (!full)
+    {
+      udg_mailbox_push_locked (client->mailbox, dg);
+      client->queued++;
+      client->queued_bytes += size;
+      if (client->state == CLIENT_IDLE)
+        {
+          client->state = CLIENT_PENDING;
+          *schedule = TRUE;
+        }
+    }
+  udg_mailbox_unlock (client->mailbox);
+  return !full;
+}
+
+/* The datagrams queued in all the mailboxes, for the statistics. */
+void
+udg_clients_count (UdgServer *server, guint64 *queued_datagrams)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  *queued_datagrams = 0;
+  pthread_mutex_lock (&server->clients_lock);
+  g_hash_table_iter_init (&iter, server->clients);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      UdgClient *client = value;
+
+      udg_mailbox_lock (client->mailbox);
+      *queued_datagrams += client->queued;
+      udg_mailbox_unlock (client->mailbox);
+    }
+  pthread_mutex_unlock (&server->clients_lock);
 }
 
 /**
@@ -89,31 +210,35 @@ take_all_locked (GAsyncQueue *mailbox, GQueue *into)
       g_queue_push_tail (into, item);
 }
 
-/* Drops the client's queued datagrams, counted in @counter; the client is
- * idle afterwards. */
-void
-udg_client_drop_mailbox (UdgClient *client, guint64 *counter)
+/* Drops the client's queued datagrams, counted in dropped_shutdown (only
+ * a stopping run drops mail); the client is idle afterwards. */
+static void
+drop_mailbox (UdgClient *client)
 {
-  UdgServer *server = client->server;
   GQueue dropped = G_QUEUE_INIT;
-  gboolean was_active;
 
   udg_mailbox_lock (client->mailbox);
   take_all_locked (client->mailbox, &dropped);
   client->queued = 0;
   client->queued_bytes = 0;
-  was_active = client->state != CLIENT_IDLE;
   client->state = CLIENT_IDLE;
   udg_mailbox_unlock (client->mailbox);
-
-  if (was_active)
-    UDG_STAT_SUB (server, active_clients, 1);
   if (dropped.length > 0)
-    {
-      UDG_STAT_SUB (server, queued_datagrams, dropped.length);
-      __atomic_fetch_add (counter, (guint64) dropped.length, __ATOMIC_RELAXED);
-    }
+    UDG_STAT_ADD (client->server, dropped_shutdown, dropped.length);
   g_queue_clear_full (&dropped, (GDestroyNotify) udg_datagram_free);
+}
+
+/* Hands the client (PENDING), and the caller's reference to it, to the
+ * scheduler, for a sender of uid @owner; when the run is stopping, its
+ * mail is dropped instead. */
+void
+udg_client_schedule (UdgClient *client, uid_t owner)
+{
+  if (!udg_scheduler_push (&client->server->scheduler, &client->task, owner))
+    {
+      drop_mailbox (client);
+      udg_client_unref (client);
+    }
 }
 
 /**
@@ -148,17 +273,20 @@ udg_client_unref (UdgClient *client)
   g_async_queue_unref (client->mailbox);
   udg_address_unref (client->peer);
   g_free (client);
-  udg_server_unref (server);
+  udg_server_release (server);
 }
 
 /* --- an invocation ----------------------------------------------------------- */
 
 static GPrivate current_invocation = G_PRIVATE_INIT (NULL);
 
-UdgInvocation *
-udg_invocation_get_current (void)
+/* The server whose handler runs on this thread, if any. */
+UdgServer *
+udg_client_current_server (void)
 {
-  return g_private_get (&current_invocation);
+  UdgInvocation *invocation = g_private_get (&current_invocation);
+
+  return invocation != NULL ? invocation->client->server : NULL;
 }
 
 /* What a peer can cause by itself (a malformed datagram, a wait that it
@@ -218,15 +346,16 @@ pop_datagram_locked (UdgClient *client, gint64 timeout_usec, gpointer *marker)
   dg = item;
   client->queued--;
   client->queued_bytes -= UDG_DATAGRAM_SIZE (dg);
-  UDG_STAT_SUB (client->server, queued_datagrams, 1);
   return dg;
 }
 
-/* One handler invocation for @client (CLIENT_PENDING), whose reference it
- * takes over: the pool task of the scheduler. */
+/* One handler invocation for the client of @task (CLIENT_PENDING), whose
+ * reference it takes over: what a pool task runs first.  A stopping run
+ * past its drain (CLOSING) drops the mail instead. */
 void
-udg_client_run_invocation (UdgClient *client)
+udg_client_run_invocation (UdgSchedulerTask *task)
 {
+  UdgClient *client = G_STRUCT_MEMBER_P (task, -G_STRUCT_OFFSET (UdgClient, task));
   UdgServer *server = client->server;
   UdgInvocation invocation = { 0 };
   UdgInvocation *previous;
@@ -236,7 +365,7 @@ udg_client_run_invocation (UdgClient *client)
   gboolean ok, again;
 
   udg_mailbox_lock (client->mailbox);
-  if (!g_atomic_int_get (&server->closing))
+  if (udg_server_phase (server) != UDG_PHASE_CLOSING)
     {
       gpointer marker = NULL;
 
@@ -250,11 +379,10 @@ udg_client_run_invocation (UdgClient *client)
   udg_mailbox_unlock (client->mailbox);
   if (invocation.first == NULL)
     {
-      udg_client_drop_mailbox (client, &server->stats.dropped_shutdown);
+      drop_mailbox (client);
       udg_client_unref (client);
       return;
     }
-  UDG_STAT_ADD (server, running_invocations, 1);
 
   invocation.client = client;
   context.parent = server->base_context;
@@ -275,7 +403,7 @@ udg_client_run_invocation (UdgClient *client)
     {
       /* Returned before its first udg_client_recv(): the datagram is refused. */
       UDG_STAT_ADD (server, refused, 1);
-      udg_datagram_release_ancillary (server, client, invocation.first);
+      udg_datagram_release_ancillary (invocation.first, client->peer);
       udg_datagram_free (invocation.first);
     }
   g_clear_pointer (&invocation.current, g_bytes_unref);
@@ -284,7 +412,6 @@ udg_client_run_invocation (UdgClient *client)
       UDG_STAT_ADD (server, handler_errors, 1);
       log_handler_error (client, error);
     }
-  UDG_STAT_SUB (server, running_invocations, 1);
 
   udg_mailbox_lock (client->mailbox);
   /* The marker that ended a wait is for this invocation only. */
@@ -295,18 +422,15 @@ udg_client_run_invocation (UdgClient *client)
   udg_mailbox_unlock (client->mailbox);
 
   if (again)
-    udg_scheduler_run (server, client, invocation.uid);
+    udg_client_schedule (client, invocation.uid);
   else
-    {
-      UDG_STAT_SUB (server, active_clients, 1);
-      udg_client_unref (client);
-    }
+    udg_client_unref (client);
 }
 
 static UdgInvocation *
 own_invocation (UdgClient *client)
 {
-  UdgInvocation *invocation = udg_invocation_get_current ();
+  UdgInvocation *invocation = g_private_get (&current_invocation);
 
   return invocation != NULL && invocation->client == client ? invocation : NULL;
 }
@@ -332,7 +456,7 @@ wait_datagram (UdgClient *client, UdgInvocation *invocation, gdouble timeout, GE
       /* This invocation holds its thread while it waits: the pool grows by
        * one meanwhile.  A stopping run refuses the wait: the reader is off,
        * nothing would come. */
-      if (udg_scheduler_wait_begin (server, client, invocation->uid))
+      if (udg_scheduler_wait_begin (&server->scheduler, &client->task, invocation->uid))
         {
           gint64 left = deadline == G_MAXINT64 ? -1 : MAX (1, deadline - g_get_monotonic_time ());
 
@@ -341,7 +465,7 @@ wait_datagram (UdgClient *client, UdgInvocation *invocation, gdouble timeout, GE
           udg_mailbox_unlock (client->mailbox);
           /* Ended by the scheduler after the wait took something else: its
            * marker must not end a later wait. */
-          if (udg_scheduler_wait_end (server, client) && marker != UDG_MAILBOX_EVICTED)
+          if (udg_scheduler_wait_end (&server->scheduler, &client->task) && marker != UDG_MAILBOX_EVICTED)
             {
               udg_mailbox_lock (client->mailbox);
               udg_mailbox_remove_locked (client->mailbox, UDG_MAILBOX_EVICTED);
@@ -355,7 +479,7 @@ wait_datagram (UdgClient *client, UdgInvocation *invocation, gdouble timeout, GE
     invocation->closed = TRUE;
   if (dg == NULL)
     {
-      if (marker == UDG_MAILBOX_CLOSED || g_atomic_int_get (&server->closing))
+      if (marker == UDG_MAILBOX_CLOSED || udg_server_phase (server) == UDG_PHASE_CLOSING)
         g_set_error_literal (error, UDG_ERROR, UDG_ERROR_CLOSED, _("The server is shutting down"));
       else
         g_set_error_literal (error, UDG_ERROR, UDG_ERROR_TIMED_OUT,
@@ -403,7 +527,7 @@ deliver (UdgClient           *client,
       dg->control_len = 0;
     }
   else
-    udg_datagram_release_ancillary (server, client, dg);
+    udg_datagram_release_ancillary (dg, client->peer);
 
   g_clear_pointer (&invocation->current, g_bytes_unref);
   invocation->current = g_bytes_ref (dg->data);
@@ -469,7 +593,7 @@ udg_client_recv (UdgClient           *client,
       dg = g_steal_pointer (&invocation->first);
       if (!udg_validate_timeout (params->timeout, error))
         {
-          udg_datagram_release_ancillary (client->server, client, dg);
+          udg_datagram_release_ancillary (dg, client->peer);
           udg_datagram_free (dg);
           return NULL;
         }
@@ -616,7 +740,8 @@ udg_client_send_packet_with_ancillary (UdgClient    *client,
     return FALSE;
   if (ancillary != NULL)
     control = udg_ancillary_to_control (ancillary, &control_len);
-  return udg_server_send (client->server, client->peer, datagram, control, control_len, error);
+  return udg_sender_send (&client->server->sender, client->peer, datagram, control, control_len,
+                          client->server->cancellable, error);
 }
 
 /**
@@ -702,8 +827,9 @@ udg_client_get_server (UdgClient *client)
  * udg_client_is_closing:
  * @client: a #UdgClient
  *
- * Returns: %TRUE when the service is not available (not yet initialised,
- *   or stopping) or the server socket is closed: sends would fail with
+ * Returns: %TRUE when the service is not available: no run of the server
+ *   is under way, or the run's stop is past handling what was read (see
+ *   udg_server_options_set_drain_timeout()): sends would fail with
  *   %UDG_ERROR_CLOSED
  *
  * Since: 0.1
@@ -711,8 +837,11 @@ udg_client_get_server (UdgClient *client)
 gboolean
 udg_client_is_closing (UdgClient *client)
 {
+  UdgPhase phase;
+
   g_return_val_if_fail (client != NULL, TRUE);
-  return !g_atomic_int_get (&client->server->service_available);
+  phase = udg_server_phase (client->server);
+  return phase != UDG_PHASE_SETUP && phase != UDG_PHASE_SERVING && phase != UDG_PHASE_DRAINING;
 }
 
 /**

@@ -143,11 +143,10 @@ udg_log (GLogLevelFlags level,
   g_log_structured_array (level, fields, n);
 }
 
-/* --- records a peer can cause, rate-limited ------------------------------------ */
-
-/* Past this many keys, the ones quiet for an interval are forgotten; keys
- * beyond it share one entry. */
-#define LIMITER_KEYS_MAX 1024
+/* --- records a peer can cause, rate-limited ------------------------------------
+ *
+ * Past UDG_LOG_KEYS_MAX keys, the ones quiet for an interval are forgotten;
+ * the keys beyond share one entry. */
 
 typedef struct
 {
@@ -192,7 +191,7 @@ limiter_key_locked (UdgLogLimiter *limiter, const gchar *key, gint64 now)
 
   if (k != NULL)
     return k;
-  if (g_hash_table_size (limiter->keys) >= LIMITER_KEYS_MAX)
+  if (g_hash_table_size (limiter->keys) >= UDG_LOG_KEYS_MAX)
     {
       GHashTableIter iter;
       gpointer value;
@@ -201,7 +200,7 @@ limiter_key_locked (UdgLogLimiter *limiter, const gchar *key, gint64 now)
       while (g_hash_table_iter_next (&iter, NULL, &value))
         if (now - ((LimiterKey *) value)->last >= UDG_LOG_INTERVAL_USEC)
           g_hash_table_iter_remove (&iter);
-      if (g_hash_table_size (limiter->keys) >= LIMITER_KEYS_MAX)
+      if (g_hash_table_size (limiter->keys) >= UDG_LOG_KEYS_MAX)
         return &limiter->overflow;
     }
   k = g_new0 (LimiterKey, 1);

@@ -1,5 +1,5 @@
-/* udg-notify.c: the service manager's readiness protocol (sd_notify), without
- * libsystemd.
+/* udgram - the service manager's notification protocol (sd_notify),
+ * without libsystemd
  *
  * When $NOTIFY_SOCKET names an AF_UNIX socket (a path, or @ for the
  * abstract namespace), the server sends, from an unbound datagram socket of
@@ -16,34 +16,41 @@
  *                                process ($WATCHDOG_PID unset or ours);
  *   STOPPING=1                   when the run begins to tear down.
  * The service manager learns the sender's pid from the kernel (it receives
- * with SO_PASSCRED).
+ * with SO_PASSCRED).  The notifier knows the server only through what it is
+ * handed: the main context for its timers, the socket to store, a function
+ * for the STATUS= text.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "udg-server-private.h"
+#include "udg-notify.h"
+#include "udg-tuning.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
-/* Between two STATUS= lines with the statistics. */
-#define UDG_NOTIFY_STATUS_SECONDS 5
+void
+udg_notifier_init (UdgNotifier *n)
+{
+  memset (n, 0, sizeof *n);
+  n->fd = -1;
+}
 
 static gboolean
-notify_send (UdgServer *server, const gchar *text)
+notify_send (UdgNotifier *n, const gchar *text)
 {
   struct sockaddr_un sa;
   socklen_t len;
 
-  if (server->notify_fd < 0 || server->notify_address == NULL)
+  if (n->fd < 0 || n->address == NULL)
     return FALSE;
-  len = udg_address_to_sockaddr (server->notify_address, &sa);
-  if (sendto (server->notify_fd, text, strlen (text), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *) &sa, len) < 0)
+  len = udg_address_to_sockaddr (n->address, &sa);
+  if (sendto (n->fd, text, strlen (text), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *) &sa, len) < 0)
     {
       int errsv = errno;
       g_autoptr(GError) error = NULL;
-      g_autofree gchar *where = udg_address_to_string (server->notify_address);
+      g_autofree gchar *where = udg_address_to_string (n->address);
 
       udg_set_error_from_errno (&error, errsv, _("Unable to notify the service manager at %s"), where);
       udg_log (G_LOG_LEVEL_WARNING, error, _("The service manager is not told the server's state"));
@@ -55,19 +62,11 @@ notify_send (UdgServer *server, const gchar *text)
 static gboolean
 send_status (gpointer data)
 {
-  UdgServer *server = data;
-  UdgServerStats st;
-  g_autofree gchar *where = udg_address_to_string (server->bound);
-  g_autofree gchar *text = NULL;
+  UdgNotifier *n = data;
+  g_autofree gchar *status = n->status_func (n->status_data);
+  g_autofree gchar *text = g_strconcat ("STATUS=", status, NULL);
 
-  udg_server_get_stats (server, &st);
-  text = g_strdup_printf ("STATUS=Serving at %s: %" G_GUINT64_FORMAT " datagrams received, %" G_GUINT64_FORMAT
-                          " handled, %" G_GUINT64_FORMAT " active clients, %" G_GUINT64_FORMAT
-                          " send errors (%" G_GUINT64_FORMAT " to peers not reading), %" G_GUINT64_FORMAT
-                          " waits ended under pressure",
-                          where, st.received, st.handled, st.active_clients, st.send_errors, st.not_reading,
-                          st.waits_ended);
-  notify_send (server, text);
+  notify_send (n, text);
   return G_SOURCE_CONTINUE;
 }
 
@@ -93,29 +92,27 @@ watchdog_usec (void)
   return value;
 }
 
-/* Whether the server stores the socket it binds in the service manager's
- * fd store: always, or when $FDSTORE (systemd 254 and later, for a unit
- * with FileDescriptorStoreMax=) says the manager keeps one; and
- * $NOTIFY_SOCKET is set. */
+/* Whether a server stores the socket it binds in the service manager's fd
+ * store: always, or when $FDSTORE (systemd 254 and later, for a unit with
+ * FileDescriptorStoreMax=) says the manager keeps one; and $NOTIFY_SOCKET
+ * is set. */
 gboolean
-udg_notify_fd_store_wanted (const UdgServerOptions *options)
+udg_notify_fd_store_wanted (UdgFdStore mode)
 {
   const gchar *where = g_getenv ("NOTIFY_SOCKET");
   const gchar *max = g_getenv ("FDSTORE");
   guint64 n;
 
-  if (options->fd_store == UDG_FD_STORE_NEVER || where == NULL || where[0] == '\0')
+  if (mode == UDG_FD_STORE_NEVER || where == NULL || where[0] == '\0')
     return FALSE;
-  return options->fd_store == UDG_FD_STORE_ALWAYS ||
-         (max != NULL && g_ascii_string_to_unsigned (max, 10, 1, G_MAXUINT64, &n, NULL));
+  return mode == UDG_FD_STORE_ALWAYS || (max != NULL && g_ascii_string_to_unsigned (max, 10, 1, G_MAXUINT64, &n, NULL));
 }
 
-/* FDSTORE=1 with the server's socket: the service manager keeps it, and
- * passes it to the next process (LISTEN_FDS, LISTEN_FDNAMES). */
-static void
-store_socket (UdgServer *server)
+/* FDSTORE=1 with @fd under @name: the service manager keeps it, and passes
+ * it to the next process (LISTEN_FDS, LISTEN_FDNAMES). */
+static gboolean
+store_socket (UdgNotifier *n, gint fd, const gchar *name)
 {
-  const gchar *name = server->options.fd_name_set ? server->options.fd_name : "udgram";
   g_autofree gchar *text = g_strdup_printf ("FDSTORE=1\nFDNAME=%s", name);
   union
   {
@@ -126,10 +123,9 @@ store_socket (UdgServer *server)
   struct sockaddr_un sa;
   struct msghdr msg = { 0 };
   struct cmsghdr *cmsg;
-  g_autofree gchar *where = udg_address_to_string (server->notify_address);
 
   msg.msg_name = &sa;
-  msg.msg_namelen = udg_address_to_sockaddr (server->notify_address, &sa);
+  msg.msg_namelen = udg_address_to_sockaddr (n->address, &sa);
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control.buf;
@@ -138,84 +134,107 @@ store_socket (UdgServer *server)
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (cmsg), &server->fd, sizeof (int));
-  if (sendmsg (server->notify_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+  memcpy (CMSG_DATA (cmsg), &fd, sizeof (int));
+  if (sendmsg (n->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
     {
       g_autoptr(GError) error = NULL;
+      g_autofree gchar *where = udg_address_to_string (n->address);
 
       udg_set_error_from_errno (&error, errno, _("Unable to store the socket in the service manager at %s"), where);
       udg_log (G_LOG_LEVEL_WARNING, error,
                "The socket is not in the service manager's fd store: a restart loses what is queued in it");
-      return;
+      return FALSE;
     }
-  pthread_mutex_lock (&server->lock);
-  server->stored = TRUE;
-  pthread_mutex_unlock (&server->lock);
   udg_log (G_LOG_LEVEL_INFO, NULL, "The socket is in the service manager's fd store (FDNAME=%s): "
            "a restart serves it again", name);
+  return TRUE;
 }
 
-/* Called by the serving thread once the server serves. */
-void
-udg_notify_ready (UdgServer *server)
+static GSource *
+attach_timer (GMainContext *context, guint ms, GSourceFunc func, gpointer data)
+{
+  GSource *source = g_timeout_source_new (ms);
+
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, context);
+  return source;
+}
+
+/* Called by the serving thread once the server serves: stores @store_fd
+ * (>= 0) under @store_name first, then, when @ready, says READY=1 and
+ * starts the STATUS= and WATCHDOG=1 timers on @context.  Returns whether
+ * the socket was stored. */
+gboolean
+udg_notifier_ready (UdgNotifier        *n,
+                    gboolean            ready,
+                    gint                store_fd,
+                    const gchar        *store_name,
+                    GMainContext       *context,
+                    UdgNotifyStatusFunc status,
+                    gpointer            status_data)
 {
   const gchar *where = g_getenv ("NOTIFY_SOCKET");
-  gboolean store;
-  g_autofree gchar *bound = NULL;
+  g_autofree gchar *status_now = NULL;
   g_autofree gchar *text = NULL;
+  gboolean stored = FALSE;
   guint64 usec;
 
-  /* Only a socket this process bound: the others' owners keep them. */
-  pthread_mutex_lock (&server->lock);
-  store = !server->adopted && !server->stored && udg_notify_fd_store_wanted (&server->options);
-  pthread_mutex_unlock (&server->lock);
-  if ((!server->options.notify && !store) || where == NULL || where[0] == '\0')
-    return;
+  if ((!ready && store_fd < 0) || where == NULL || where[0] == '\0')
+    return FALSE;
   if (where[0] != '/' && where[0] != '@')
     {
       udg_log (G_LOG_LEVEL_INFO, NULL, "NOTIFY_SOCKET=%s is not an AF_UNIX socket: not notifying", where);
-      return;
+      return FALSE;
     }
-  server->notify_address = udg_address_new_from_string (where, NULL);
-  server->notify_fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (server->notify_address == NULL || server->notify_fd < 0)
+  n->address = udg_address_new_from_string (where, NULL);
+  n->fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (n->address == NULL || n->fd < 0)
     {
-      udg_notify_close (server);
-      return;
+      udg_notifier_close (n);
+      return FALSE;
     }
   /* Before READY=1: once the manager thinks us started, it has the socket. */
-  if (store)
-    store_socket (server);
-  if (!server->options.notify)
+  if (store_fd >= 0)
+    stored = store_socket (n, store_fd, store_name);
+  if (!ready)
     {
-      udg_notify_close (server);
-      return;
+      udg_notifier_close (n);
+      return stored;
     }
-  bound = udg_address_to_string (server->bound);
-  text = g_strdup_printf ("READY=1\nSTATUS=Serving at %s\nMAINPID=%ld", bound, (long) getpid ());
-  if (!notify_send (server, text))
+  n->status_func = status;
+  n->status_data = status_data;
+  status_now = status (status_data);
+  text = g_strdup_printf ("READY=1\nSTATUS=%s\nMAINPID=%ld", status_now, (long) getpid ());
+  if (!notify_send (n, text))
     {
-      udg_notify_close (server);
-      return;
+      udg_notifier_close (n);
+      return stored;
     }
-  udg_server_add_timeout_seconds (server, UDG_NOTIFY_STATUS_SECONDS, send_status, server, NULL);
+  n->status = attach_timer (context, UDG_NOTIFY_STATUS_SECONDS * 1000, send_status, n);
   usec = watchdog_usec ();
   if (usec > 0)
-    udg_server_add_timeout (server, CLAMP ((gdouble) usec / 2e6, 0.001, 86400.0), send_watchdog, server, NULL);
+    n->watchdog = attach_timer (context, (guint) CLAMP (usec / 2000, 1, 86400000), send_watchdog, n);
+  return stored;
 }
 
 /* Called by the serving thread when the run begins to tear down. */
 void
-udg_notify_stopping (UdgServer *server)
+udg_notifier_stopping (UdgNotifier *n)
 {
-  notify_send (server, "STOPPING=1");
+  notify_send (n, "STOPPING=1");
 }
 
 void
-udg_notify_close (UdgServer *server)
+udg_notifier_close (UdgNotifier *n)
 {
-  if (server->notify_fd >= 0)
-    close (server->notify_fd);
-  server->notify_fd = -1;
-  g_clear_pointer (&server->notify_address, udg_address_unref);
+  if (n->status != NULL)
+    g_source_destroy (n->status);
+  if (n->watchdog != NULL)
+    g_source_destroy (n->watchdog);
+  g_clear_pointer (&n->status, g_source_unref);
+  g_clear_pointer (&n->watchdog, g_source_unref);
+  if (n->fd >= 0)
+    close (n->fd);
+  n->fd = -1;
+  g_clear_pointer (&n->address, udg_address_unref);
 }

@@ -134,6 +134,9 @@ G_GNUC_INTERNAL void udg_context_clear (UdgContext *context);
 G_GNUC_INTERNAL UdgContext *udg_context_push (UdgContext *context);
 G_GNUC_INTERNAL void udg_context_pop (UdgContext *previous);
 
+/* A sender whose uid the kernel did not say. */
+#define UDG_UID_UNKNOWN ((uid_t) -1)
+
 /* The sockets the service manager passed (udg-listen-fds.c): the one named
  * @name, or else bound to @address, handed out once; -1 when none. */
 G_GNUC_INTERNAL gint udg_listen_fds_take (const UdgAddress *address,

@@ -1,14 +1,16 @@
-/* udgram - the reader: the dispatcher thread
+/* udgram - the reader: reading the socket and routing each datagram
  *
- * The socket's only reader while the server serves, so that a peer's
- * datagrams enter its mailbox in the order they came.  It reads batches
- * with recvmmsg() until the socket is empty, then sleeps in poll() on the
- * socket and its wake-up eventfd (written only to stop it).  Each datagram
- * is checked (size, sender, uid), its sender's client found in the table
- * (a hash lookup with a key built on the stack) and the datagram pushed to
- * the client's mailbox; a client that had no invocation is handed to the
- * scheduler.  It never waits for a handler: a full mailbox drops the
- * datagram and counts it.
+ * The dispatcher thread reads batches with recvmmsg() until the socket is
+ * empty, then sleeps in poll() on the socket and its wake-up eventfd
+ * (written only to stop it).  Under load, pool tasks read too, between
+ * invocations (udg_reader_run_task(), the task the scheduler runs); one
+ * reader at a time (read_lock), so that a peer's datagrams enter its
+ * mailbox in the order they came.  Each datagram is checked (size, sender,
+ * uid), its sender's client found in the table (a hash lookup with a key
+ * built on the stack, the table's lock taken once a batch) and the
+ * datagram delivered to the client's mailbox; a client that had no
+ * invocation is handed to the scheduler.  It never waits for a handler: a
+ * full mailbox drops the datagram and counts it.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -20,41 +22,6 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
-void
-udg_datagram_free (UdgDatagram *dg)
-{
-  if (dg == NULL)
-    return;
-  udg_ancillary_close_control_fds (dg->control, dg->control_len);
-  g_free (dg->control);
-  g_bytes_unref (dg->data);
-  g_free (dg);
-}
-
-/* Control data nobody asked for: every descriptor is closed, at once, so
- * that peers waiting on them (systemd-notify's BARRIER) go on. */
-void
-udg_datagram_release_ancillary (UdgServer   *server,
-                                UdgClient   *client,
-                                UdgDatagram *dg)
-{
-  g_autoptr(UdgAncillary) unused = NULL;
-  g_autoptr(GError) error = NULL;
-
-  if (dg->control == NULL)
-    return;
-  unused = udg_ancillary_new ();
-  if (!udg_ancillary_update_from_raw (unused, dg->control, dg->control_len, 0, &error))
-    {
-      g_autofree gchar *who = udg_address_to_string (client->peer);
-
-      udg_log (G_LOG_LEVEL_WARNING, error, "From %s: Failed to read ancillary data", who);
-    }
-  /* The fds are the ancillary object's now: it closes them as it goes. */
-  g_clear_pointer (&dg->control, g_free);
-  dg->control_len = 0;
-}
-
 /* The reader thread's own state: buffers for one recvmmsg() batch. */
 typedef struct
 {
@@ -63,25 +30,17 @@ typedef struct
   struct sockaddr_un names[UDG_READ_BATCH];
   guint8 *buffers;
   guint8 *controls;
+  UdgClient *clients[UDG_READ_BATCH];     /* (owned): the senders' */
   UdgClient *to_schedule[UDG_READ_BATCH]; /* (owned): handed to the scheduler */
   uid_t owners[UDG_READ_BATCH];           /* their senders' uids */
   gint64 last_drop_log;
 } Batch;
 
-/* With clients_lock held: the client of @peer, with a new reference. */
-static UdgClient *
-lookup_client_locked (UdgServer *server, const UdgAddress *peer)
-{
-  UdgClient *client = g_hash_table_lookup (server->clients, peer);
-
-  if (client != NULL && udg_client_try_ref (client))
-    return client;
-  /* Absent, or its last reference is being dropped right now (its
-   * finalizer removes only its own entry). */
-  client = udg_client_new (server, peer);
-  g_hash_table_replace (server->clients, client->peer, client);
-  return client;
-}
+/* The counters of routing, under read_lock: one writer at a time, so a
+ * plain add (atomic for the readers of the statistics). */
+#define STAT_BUMP(server, field) \
+  __atomic_store_n (&(server)->stats.field, __atomic_load_n (&(server)->stats.field, __ATOMIC_RELAXED) + 1, \
+                    __ATOMIC_RELAXED)
 
 static gboolean
 uid_allowed (UdgServer *server, const UdgCredentials *credentials)
@@ -94,125 +53,68 @@ uid_allowed (UdgServer *server, const UdgCredentials *credentials)
   return FALSE;
 }
 
-static UdgDatagram *
-datagram_new (UdgServer *server, const struct mmsghdr *m,
-              gboolean has_credentials, const UdgCredentials *credentials)
+/* Checks a datagram before it goes anywhere: size, uid, sender.  FALSE
+ * when it is dropped here (counted, its descriptors closed). */
+static gboolean
+admit (UdgServer *server, const struct msghdr *h, const UdgCredentials *credentials)
 {
-  const struct msghdr *h = &m->msg_hdr;
-  UdgDatagram *dg = g_new (UdgDatagram, 1);
-
-  dg->data = g_bytes_new (h->msg_iov[0].iov_base, m->msg_len);
-  dg->flags = h->msg_flags;
-  /* The server's own use of the sender's uid (the scheduler's fairness);
-   * a handler sees credentials only when it asked for them. */
-  dg->has_uid = has_credentials;
-  dg->uid = has_credentials ? credentials->uid : 0;
-  dg->has_credentials = has_credentials && server->reader.credentials_visible;
-  if (dg->has_credentials)
-    dg->credentials = *credentials;
-  if (server->options.receive_ancillary_data && h->msg_controllen > 0)
-    {
-      dg->control_len = h->msg_controllen;
-      dg->control = g_memdup2 (h->msg_control, dg->control_len);
-      if (!server->reader.credentials_visible)
-        udg_ancillary_strip_credentials (dg->control, &dg->control_len);
-    }
-  else
-    {
-      /* Control data only for the credentials: no fd may stay open. */
-      udg_ancillary_close_control_fds (h->msg_control, h->msg_controllen);
-      dg->control = NULL;
-      dg->control_len = 0;
-    }
-  return dg;
-}
-
-/* One datagram into its client's mailbox, or counted and dropped.
- * Returns the client (a new reference) when it needs an invocation, and
- * its sender's uid in @owner. */
-static UdgClient *
-route (UdgServer *server, Batch *b, const struct mmsghdr *m, uid_t *owner)
-{
-  const struct msghdr *h = &m->msg_hdr;
-  UdgCredentials credentials = { 0, 0, 0 };
-  gboolean has_credentials;
-  UdgAddress key;
-  UdgClient *client;
-  gboolean full, schedule = FALSE;
-
-  UDG_STAT_ADD (server, received, 1);
+  STAT_BUMP (server, received);
   if (h->msg_flags & MSG_TRUNC)
     {
-      UDG_STAT_ADD (server, truncated, 1);
+      STAT_BUMP (server, truncated);
       udg_ancillary_close_control_fds (h->msg_control, h->msg_controllen);
       udg_log (G_LOG_LEVEL_DEBUG, NULL,
                "Dropped a datagram longer than max_datagram_size (%" G_GSIZE_FORMAT " bytes)",
                server->options.max_datagram_size);
-      return NULL;
+      return FALSE;
     }
   if (h->msg_flags & MSG_CTRUNC)
-    UDG_STAT_ADD (server, ancillary_truncated, 1);
-
-  has_credentials = udg_ancillary_find_credentials (h->msg_control, h->msg_controllen, &credentials);
-  *owner = has_credentials ? credentials.uid : UDG_UID_UNKNOWN;
-  if (server->options.n_allowed_uids > 0 && !uid_allowed (server, has_credentials ? &credentials : NULL))
+    STAT_BUMP (server, ancillary_truncated);
+  if (server->options.n_allowed_uids > 0 && !uid_allowed (server, credentials))
     {
-      UDG_STAT_ADD (server, denied, 1);
+      STAT_BUMP (server, denied);
       udg_ancillary_close_control_fds (h->msg_control, h->msg_controllen);
       udg_log (G_LOG_LEVEL_DEBUG, NULL, "Refused a datagram from uid %ld: not in the allowed uids",
-               has_credentials ? (long) credentials.uid : -1L);
-      return NULL;
+               credentials != NULL ? (long) credentials->uid : -1L);
+      return FALSE;
     }
-
-  udg_address_init_from_sockaddr (&key, h->msg_name, h->msg_namelen);
-  if (key.kind == UDG_ADDRESS_UNNAMED && server->options.unnamed != UDG_UNNAMED_ADDRESSES_HANDLE)
+  if (h->msg_namelen <= sizeof (sa_family_t) && server->options.unnamed != UDG_UNNAMED_ADDRESSES_HANDLE)
     {
-      UDG_STAT_ADD (server, unnamed, 1);
+      STAT_BUMP (server, unnamed);
       udg_ancillary_close_control_fds (h->msg_control, h->msg_controllen);
       if (server->options.unnamed == UDG_UNNAMED_ADDRESSES_WARN)
         udg_log (G_LOG_LEVEL_WARNING, NULL,
                  "A datagram received from an unbound UNIX datagram socket has been dropped.");
-      return NULL;
+      return FALSE;
     }
+  return TRUE;
+}
 
-  pthread_mutex_lock (&server->clients_lock);
-  client = lookup_client_locked (server, &key);
-  pthread_mutex_unlock (&server->clients_lock);
+/* One datagram, admitted, into the mailbox of its client (b->clients[i],
+ * whose reference it takes), or counted and dropped.  Returns the client
+ * (with the reference) when it needs an invocation. */
+static UdgClient *
+route (UdgServer *server, Batch *b, guint i, const UdgCredentials *credentials)
+{
+  const struct mmsghdr *m = &b->msgs[i];
+  const struct msghdr *h = &m->msg_hdr;
+  UdgClient *client = g_steal_pointer (&b->clients[i]);
+  UdgDatagram *dg = udg_datagram_new (h->msg_iov[0].iov_base, m->msg_len, h->msg_flags, h->msg_control,
+                                      h->msg_controllen, server->options.receive_ancillary_data, credentials,
+                                      server->reader.credentials_visible);
+  gboolean schedule;
 
-  udg_mailbox_lock (client->mailbox);
-  /* A mailbox holds one datagram at least, whatever its size. */
-  full = client->queued >= server->options.mailbox_limit ||
-         (client->queued > 0 && client->queued_bytes + m->msg_len > server->options.mailbox_bytes_limit);
-  if (!full)
-    {
-      udg_mailbox_push_locked (client->mailbox, datagram_new (server, m, has_credentials, &credentials));
-      client->queued++;
-      client->queued_bytes += m->msg_len;
-      if (client->state == CLIENT_IDLE)
-        {
-          client->state = CLIENT_PENDING;
-          schedule = TRUE;
-        }
-    }
-  udg_mailbox_unlock (client->mailbox);
-
-  if (full)
+  if (!udg_client_deliver (client, dg, &schedule))
     {
       gint64 now = g_get_monotonic_time ();
 
-      UDG_STAT_ADD (server, dropped_mailbox, 1);
-      udg_ancillary_close_control_fds (h->msg_control, h->msg_controllen);
-      if (now - b->last_drop_log > 5 * G_USEC_PER_SEC)
+      STAT_BUMP (server, dropped_mailbox);
+      udg_datagram_free (dg);
+      if (now - b->last_drop_log > UDG_MAILBOX_FULL_LOG_USEC)
         {
           b->last_drop_log = now;
           udg_log (G_LOG_LEVEL_DEBUG, NULL, "A client's mailbox is full: datagrams dropped (see mailbox_limit)");
         }
-    }
-  else
-    {
-      UDG_STAT_ADD (server, queued_datagrams, 1);
-      if (schedule)
-        UDG_STAT_ADD (server, active_clients, 1);
     }
   if (schedule)
     return client;
@@ -242,26 +144,56 @@ prepare (UdgServer *server, Batch *b)
     }
 }
 
-/* One recvmmsg() and the routing of what it read; the clients that need an
- * invocation go to the scheduler after the whole batch is routed.  Returns
- * what recvmmsg() returned, errno set when negative. */
+/* One recvmmsg() and the routing of what it read: the datagrams checked,
+ * their clients found under one hold of the table's lock, each delivered;
+ * the clients that need an invocation go to the scheduler after the whole
+ * batch.  Returns what recvmmsg() returned, errno set when negative. */
 static int
 read_batch (UdgServer *server, Batch *b)
 {
-  guint n_schedule = 0;
+  UdgCredentials credentials[UDG_READ_BATCH];
+  gboolean has_credentials[UDG_READ_BATCH];
+  gboolean admitted[UDG_READ_BATCH];
+  guint n_schedule = 0, n_admitted = 0;
   int n;
 
   prepare (server, b);
   n = recvmmsg (server->fd, b->msgs, UDG_READ_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
   for (int i = 0; i < n; i++)
     {
-      UdgClient *client = route (server, b, &b->msgs[i], &b->owners[n_schedule]);
+      const struct msghdr *h = &b->msgs[i].msg_hdr;
 
-      if (client != NULL)
-        b->to_schedule[n_schedule++] = client;
+      has_credentials[i] = udg_ancillary_find_credentials (h->msg_control, h->msg_controllen, &credentials[i]);
+      admitted[i] = admit (server, h, has_credentials[i] ? &credentials[i] : NULL);
+      n_admitted += admitted[i];
     }
+  if (n_admitted > 0)
+    {
+      pthread_mutex_lock (&server->clients_lock);
+      for (int i = 0; i < n; i++)
+        if (admitted[i])
+          {
+            const struct msghdr *h = &b->msgs[i].msg_hdr;
+            UdgAddress key;
+
+            udg_address_init_from_sockaddr (&key, h->msg_name, h->msg_namelen);
+            b->clients[i] = udg_client_get_locked (server, &key);
+          }
+      pthread_mutex_unlock (&server->clients_lock);
+    }
+  for (int i = 0; i < n; i++)
+    if (admitted[i])
+      {
+        UdgClient *client = route (server, b, i, has_credentials[i] ? &credentials[i] : NULL);
+
+        if (client != NULL)
+          {
+            b->owners[n_schedule] = has_credentials[i] ? credentials[i].uid : UDG_UID_UNKNOWN;
+            b->to_schedule[n_schedule++] = client;
+          }
+      }
   for (guint i = 0; i < n_schedule; i++)
-    udg_scheduler_run (server, b->to_schedule[i], b->owners[i]);
+    udg_client_schedule (b->to_schedule[i], b->owners[i]);
   return n;
 }
 
@@ -287,8 +219,8 @@ batch_free (Batch *b)
  *
  * Handing every batch from the reader thread to a pool thread costs two
  * thread wake-ups per batch.  So a pool task reads the next batch itself
- * after an invocation (udg_reader_after_invocation()) when no other client
- * is queued; with the socket empty, it tries again for UDG_SPIN_USEC before
+ * after an invocation (after_invocation()) when no other client is
+ * queued; with the socket empty, it tries again for UDG_SPIN_USEC before
  * its thread goes back to sleep.  While others are queued it reads after
  * every UDG_READ_EVERY invocations, as the reader thread is not there to
  * empty the kernel's short queue meanwhile (it runs SCHED_BATCH: woken, it
@@ -317,14 +249,14 @@ help (UdgServer *server)
 static GPrivate ran_while_queued = G_PRIVATE_INIT (NULL);
 
 /* A pool task after each invocation. */
-void
-udg_reader_after_invocation (UdgServer *server)
+static void
+after_invocation (UdgServer *server)
 {
   gint64 until;
 
   if (!UDG_TASKS_READ)
     return;
-  if (g_atomic_int_get (&server->scheduler.queued) > 0)
+  if (udg_scheduler_others_queued (&server->scheduler))
     {
       guint n = GPOINTER_TO_UINT (g_private_get (&ran_while_queued)) + 1;
 
@@ -339,12 +271,21 @@ udg_reader_after_invocation (UdgServer *server)
   if (help (server))
     return;
   until = g_get_monotonic_time () + UDG_SPIN_USEC;
-  while (g_atomic_int_get (&server->scheduler.queued) == 0 && g_get_monotonic_time () < until)
+  while (!udg_scheduler_others_queued (&server->scheduler) && g_get_monotonic_time () < until)
     {
       sched_yield ();
       if (help (server))
         return;
     }
+}
+
+/* What the scheduler runs on a pool thread (the server hands it over): one
+ * invocation of the task's client, then perhaps a read. */
+void
+udg_reader_run_task (UdgSchedulerTask *task, gpointer server)
+{
+  udg_client_run_invocation (task);
+  after_invocation (server);
 }
 
 /* --- the reader thread -------------------------------------------------------- */

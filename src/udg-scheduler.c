@@ -1,10 +1,11 @@
-/* udgram - the scheduler: which client runs, on how many threads
+/* udgram - the scheduler: which task runs, on how many threads
  *
- * A client with mail and no invocation is one task of the server's
- * GThreadPool; the pool's own queue is the run queue.  A task runs one
- * invocation (udg_client_run_invocation()); a client with mail left when it
- * returns is pushed again, behind the others, so that none is starved.
- * Each push hands the client's reference to the pool.
+ * A client with mail and no invocation is one task of a GThreadPool; the
+ * pool's own queue is the run queue.  The scheduler knows a task only by
+ * what it keeps of it (UdgSchedulerTask, embedded in the client) and runs
+ * it through the function the server handed it (one invocation, and the
+ * reading that follows); a client with mail left when it returns is pushed
+ * again by its owner, behind the others, so that none is starved.
  *
  * How many pool threads run is decided by one function, resize_locked():
  * as many as there are cores, plus one for each invocation that waits for
@@ -33,21 +34,23 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "udg-server-private.h"
+#include "udg-scheduler.h"
+#include "udg-mailbox.h"
+#include "udg-tuning.h"
 
 const gint udg_mailbox_closed_marker = 0;
 const gint udg_mailbox_evicted_marker = 0;
 
-/* Between two warnings that max_threads is reached. */
-#define SATURATION_WARNING_USEC (10 * G_USEC_PER_SEC)
-
-/* The invocations of one uid waiting in udg_client_recv(). */
+/* The tasks of one uid waiting in udg_client_recv(). */
 typedef struct
 {
   uid_t uid;
-  GQueue waiters;           /* (element-type UdgClient) (unowned): the
-                             * longest waiting first */
+  GQueue waiters;           /* (element-type UdgSchedulerTask) (unowned):
+                             * the longest waiting first */
 } UidWaiters;
+
+/* The scheduler whose task this thread runs, if any. */
+static GPrivate current_scheduler = G_PRIVATE_INIT (NULL);
 
 static void
 uid_waiters_free (gpointer data)
@@ -56,37 +59,39 @@ uid_waiters_free (gpointer data)
 }
 
 void
-udg_scheduler_init (UdgScheduler *scheduler)
+udg_scheduler_init (UdgScheduler *s, UdgSchedulerRunFunc run, gpointer run_data, guint64 *waits_ended)
 {
-  pthread_mutex_init (&scheduler->lock, NULL);
-  udg_cond_init_monotonic (&scheduler->drained);
-  scheduler->uids = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, uid_waiters_free);
-  scheduler->n_cores = MAX (1, g_get_num_processors ());
+  pthread_mutex_init (&s->lock, NULL);
+  udg_cond_init_monotonic (&s->drained);
+  s->run = run;
+  s->run_data = run_data;
+  s->waits_ended = waits_ended;
+  s->uids = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, uid_waiters_free);
+  s->n_cores = MAX (1, g_get_num_processors ());
 }
 
 void
-udg_scheduler_clear (UdgScheduler *scheduler)
+udg_scheduler_clear (UdgScheduler *s)
 {
-  g_hash_table_unref (scheduler->uids);
-  pthread_cond_destroy (&scheduler->drained);
-  pthread_mutex_destroy (&scheduler->lock);
+  g_hash_table_unref (s->uids);
+  pthread_cond_destroy (&s->drained);
+  pthread_mutex_destroy (&s->lock);
 }
 
-/* The pool task: one invocation of @data, a client whose reference the
- * task takes over. */
+/* The pool's function: one task, then one less. */
 static void
 run_task (gpointer data, gpointer user_data)
 {
-  /* Ordered after the push by the release in udg_scheduler_run(). */
-  UdgServer *server = user_data;
-  UdgScheduler *s = &server->scheduler;
+  UdgScheduler *s = user_data;
 
+  /* Ordered after the push by the release in udg_scheduler_push(). */
   UDG_TSAN_ACQUIRE (data);
   udg_thread_use_batch_policy ();
+  g_private_set (&current_scheduler, s);
   g_atomic_int_add (&s->queued, -1);
-  udg_client_run_invocation (data);
-  udg_reader_after_invocation (server);
-  /* A client pushed again counted itself first: no false zero.  Both are
+  s->run (data, s->run_data);
+  g_private_set (&current_scheduler, NULL);
+  /* A task pushed again counted itself first: no false zero.  Both are
    * sequentially consistent, so the drain sees the zero or we see it
    * draining. */
   if (g_atomic_int_dec_and_test (&s->tasks) && g_atomic_int_get (&s->draining))
@@ -95,24 +100,24 @@ run_task (gpointer data, gpointer user_data)
       pthread_cond_broadcast (&s->drained);
       pthread_mutex_unlock (&s->lock);
     }
-  /* Teardown acquires it after g_thread_pool_free() joined the threads. */
-  UDG_TSAN_RELEASE (user_data);
+  /* The stop acquires it after g_thread_pool_free() joined the threads. */
+  UDG_TSAN_RELEASE (s);
 }
 
-/* The run queue's order (GThreadPool's sort function): the clients of uids
+/* The run queue's order (GThreadPool's sort function): the tasks of uids
  * within their share first, then first come first served.  Both keys are
  * set under the scheduler's lock at the push, which the push holds. */
 static gint
 compare_tasks (gconstpointer a, gconstpointer b, gpointer user_data)
 {
-  const UdgClient *x = a, *y = b;
+  const UdgSchedulerTask *x = a, *y = b;
 
-  if (x->queue_over_share != y->queue_over_share)
-    return x->queue_over_share ? 1 : -1;
-  return x->queue_seq < y->queue_seq ? -1 : x->queue_seq > y->queue_seq;
+  if (x->over_share != y->over_share)
+    return x->over_share ? 1 : -1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* With the lock held: the uid with the most invocations waiting. */
+/* With the lock held: the uid with the most tasks waiting. */
 static UidWaiters *
 most_waiting_locked (UdgScheduler *s)
 {
@@ -131,157 +136,145 @@ most_waiting_locked (UdgScheduler *s)
   return top;
 }
 
-/* With the lock held: whether @owner's invocations waiting are past its
- * share, max_threads split evenly among the uids waiting and one more. */
+/* With the lock held: whether @owner's tasks waiting are past its share,
+ * max_threads split evenly among the uids waiting and one more. */
 static gboolean
-over_share_locked (UdgServer *server, uid_t owner)
+over_share_locked (UdgScheduler *s, uid_t owner)
 {
-  UdgScheduler *s = &server->scheduler;
   UidWaiters *w = g_hash_table_lookup (s->uids, GUINT_TO_POINTER (owner));
-  guint share = server->options.max_threads / (s->uids_waiting + 1);
+  guint share = s->max_threads / (s->uids_waiting + 1);
 
   return w != NULL && w->waiters.length >= MAX (1, share);
 }
 
-/* With the lock held: @client stops waiting (its invocation returned from
- * the wait, or the wait was ended). */
+/* With the lock held: @task stops waiting (its wait returned, or was
+ * ended). */
 static void
-forget_waiter_locked (UdgServer *server, UdgClient *client)
+forget_waiter_locked (UdgScheduler *s, UdgSchedulerTask *task)
 {
-  UdgScheduler *s = &server->scheduler;
-  UidWaiters *w = client->waiting_in;
+  UidWaiters *w = task->waiting_in;
 
   /* An empty list stays, for the uid's next wait (a run knows few uids). */
-  g_queue_unlink (&w->waiters, &client->waiting_link);
+  g_queue_unlink (&w->waiters, &task->waiting_link);
   if (w->waiters.length == 0)
     s->uids_waiting--;
-  client->waiting_in = NULL;
+  task->waiting_in = NULL;
   s->waiting--;
   s->blocked--;
-  UDG_STAT_SUB (server, blocked_in_recv, 1);
 }
 
-/* With the lock held: ends the wait of the invocation that has waited
- * longest among those of the uid that holds the most. */
+/* With the lock held: ends the wait of the task that has waited longest
+ * among those of the uid that holds the most. */
 static void
-end_longest_wait_locked (UdgServer *server)
+end_longest_wait_locked (UdgScheduler *s)
 {
-  UdgScheduler *s = &server->scheduler;
   UidWaiters *top = most_waiting_locked (s);
-  UdgClient *victim = top->waiters.head->data;
+  UdgSchedulerTask *victim = top->waiters.head->data;
   uid_t uid = top->uid;
   guint held = top->waiters.length;
   gint64 now = g_get_monotonic_time ();
 
-  forget_waiter_locked (server, victim);
+  forget_waiter_locked (s, victim);
   victim->evicted = TRUE;
   /* In front: the wait ends at once, whatever is queued behind. */
   udg_mailbox_lock (victim->mailbox);
   udg_mailbox_push_front_locked (victim->mailbox, UDG_MAILBOX_EVICTED);
   udg_mailbox_unlock (victim->mailbox);
-  UDG_STAT_ADD (server, waits_ended, 1);
-  if (now - s->last_saturation_warning > SATURATION_WARNING_USEC)
+  __atomic_fetch_add (s->waits_ended, 1, __ATOMIC_RELAXED);
+  if (now - s->last_saturation_warning > UDG_SATURATION_WARNING_USEC)
     {
       s->last_saturation_warning = now;
       if (uid == UDG_UID_UNKNOWN)
         udg_log (G_LOG_LEVEL_WARNING, NULL,
-                 "All %u handler threads are taken by invocations waiting in udg_client_recv(): the longest "
+                 "All %u handler threads are taken by invocations waiting for their client's next datagram: the longest "
                  "waits are ended to serve new clients (senders of unknown uid hold %u of them; raise "
-                 "max_threads)", server->options.max_threads, held);
+                 "max_threads)", s->max_threads, held);
       else
         udg_log (G_LOG_LEVEL_WARNING, NULL,
-                 "All %u handler threads are taken by invocations waiting in udg_client_recv(): the longest "
+                 "All %u handler threads are taken by invocations waiting for their client's next datagram: the longest "
                  "waits are ended to serve new clients (uid %u holds %u of them; raise max_threads)",
-                 server->options.max_threads, (guint) uid, held);
+                 s->max_threads, (guint) uid, held);
     }
 }
 
 /* THE decision of how many pool threads may run, with the lock held; and,
- * when every thread waits for a peer while clients with mail wait for a
- * thread, which waits to end. */
+ * when every thread waits for a peer while tasks wait for a thread, which
+ * waits to end. */
 static void
-resize_locked (UdgServer *server)
+resize_locked (UdgScheduler *s)
 {
-  UdgScheduler *s = &server->scheduler;
-  guint max_threads = server->options.max_threads;
   gint queued = g_atomic_int_get (&s->queued);
 
   if (s->pool == NULL || s->closing)
     return;
-  for (gint ended = 0; ended < queued && s->blocked >= max_threads && s->waiting > 0; ended++)
-    end_longest_wait_locked (server);
+  for (gint ended = 0; ended < queued && s->blocked >= s->max_threads && s->waiting > 0; ended++)
+    end_longest_wait_locked (s);
   UDG_TSAN_IGNORE_BEGIN ();
-  g_thread_pool_set_max_threads (s->pool, (gint) MIN (s->n_cores + s->blocked, max_threads), NULL);
+  g_thread_pool_set_max_threads (s->pool, (gint) MIN (s->n_cores + s->blocked, s->max_threads), NULL);
   UDG_TSAN_IGNORE_END ();
 }
 
-/* Creates the pool for a run. */
+/* Creates the pool for a run of at most @max_threads threads. */
 void
-udg_scheduler_start (UdgServer *server)
+udg_scheduler_start (UdgScheduler *s, guint max_threads)
 {
-  UdgScheduler *s = &server->scheduler;
-
   pthread_mutex_lock (&s->lock);
+  s->max_threads = max_threads;
   s->closing = FALSE;
   g_atomic_int_set (&s->draining, FALSE);
   s->woken = FALSE;
   s->blocked = 0;
+  s->peer_waits = 0;
   s->waiting = 0;
   s->uids_waiting = 0;
   g_hash_table_remove_all (s->uids);
   g_atomic_int_set (&s->queued, 0);
   g_atomic_int_set (&s->tasks, 0);
   UDG_TSAN_IGNORE_BEGIN ();
-  s->pool = g_thread_pool_new (run_task, server, 1, FALSE, NULL);
+  s->pool = g_thread_pool_new (run_task, s, 1, FALSE, NULL);
   g_thread_pool_set_sort_function (s->pool, compare_tasks, NULL);
   UDG_TSAN_IGNORE_END ();
-  resize_locked (server);
+  resize_locked (s);
   pthread_mutex_unlock (&s->lock);
 }
 
-/* Queues an invocation of @client (CLIENT_PENDING), whose reference it
- * takes, for the sender of uid @owner (UDG_UID_UNKNOWN: no credentials);
- * when the run is stopping, drops the client's mail instead. */
-void
-udg_scheduler_run (UdgServer *server, UdgClient *client, uid_t owner)
+/* Queues @task, for a sender of uid @owner (UDG_UID_UNKNOWN: without
+ * credentials).  FALSE when the run is stopping: the caller drops the
+ * task's mail. */
+gboolean
+udg_scheduler_push (UdgScheduler *s, UdgSchedulerTask *task, uid_t owner)
 {
-  UdgScheduler *s = &server->scheduler;
   gboolean pushed = FALSE;
 
   pthread_mutex_lock (&s->lock);
   if (s->pool != NULL && !s->closing)
     {
-      client->queue_over_share = s->waiting > 0 && over_share_locked (server, owner);
-      client->queue_seq = ++s->seq;
-      UDG_TSAN_RELEASE (client);
+      task->over_share = s->waiting > 0 && over_share_locked (s, owner);
+      task->seq = ++s->seq;
+      UDG_TSAN_RELEASE (task);
       g_atomic_int_inc (&s->tasks);
       g_atomic_int_inc (&s->queued);
       UDG_TSAN_IGNORE_BEGIN ();
-      pushed = g_thread_pool_push (s->pool, client, NULL);
+      pushed = g_thread_pool_push (s->pool, task, NULL);
       UDG_TSAN_IGNORE_END ();
       if (!pushed)
         {
           g_atomic_int_add (&s->queued, -1);
           g_atomic_int_add (&s->tasks, -1);
         }
-      else if (s->blocked >= server->options.max_threads)
-        resize_locked (server);
+      else if (s->blocked >= s->max_threads)
+        resize_locked (s);
     }
   pthread_mutex_unlock (&s->lock);
-  if (!pushed)
-    {
-      udg_client_drop_mailbox (client, &server->stats.dropped_shutdown);
-      udg_client_unref (client);
-    }
+  return pushed;
 }
 
-/* The invocation of @client begins to wait in udg_client_recv() for a
- * datagram of uid @owner's: one more thread for the others.  FALSE when
- * the run is stopping (do not wait: no datagram comes any more). */
+/* @task begins to wait in udg_client_recv() for a datagram of uid @owner's:
+ * one more thread for the others.  FALSE when the run is stopping (do not
+ * wait: no datagram comes any more). */
 gboolean
-udg_scheduler_wait_begin (UdgServer *server, UdgClient *client, uid_t owner)
+udg_scheduler_wait_begin (UdgScheduler *s, UdgSchedulerTask *task, uid_t owner)
 {
-  UdgScheduler *s = &server->scheduler;
   gboolean ok;
 
   pthread_mutex_lock (&s->lock);
@@ -298,46 +291,92 @@ udg_scheduler_wait_begin (UdgServer *server, UdgClient *client, uid_t owner)
         }
       if (w->waiters.length == 0)
         s->uids_waiting++;
-      g_queue_push_tail_link (&w->waiters, &client->waiting_link);
-      client->waiting_in = w;
-      client->evicted = FALSE;
+      task->waiting_link.data = task;
+      g_queue_push_tail_link (&w->waiters, &task->waiting_link);
+      task->waiting_in = w;
+      task->evicted = FALSE;
       s->waiting++;
       s->blocked++;
-      UDG_STAT_ADD (server, blocked_in_recv, 1);
-      resize_locked (server);
+      resize_locked (s);
     }
   pthread_mutex_unlock (&s->lock);
   return ok;
 }
 
-/* The wait of @client is over.  TRUE when the scheduler ended it (its
+/* The wait of @task is over.  TRUE when the scheduler ended it (its
  * UDG_MAILBOX_EVICTED is in the mailbox, unless the wait took it). */
 gboolean
-udg_scheduler_wait_end (UdgServer *server, UdgClient *client)
+udg_scheduler_wait_end (UdgScheduler *s, UdgSchedulerTask *task)
 {
-  UdgScheduler *s = &server->scheduler;
   gboolean evicted;
 
   pthread_mutex_lock (&s->lock);
-  evicted = client->evicted;
+  evicted = task->evicted;
   if (!evicted)
-    forget_waiter_locked (server, client);
-  client->evicted = FALSE;
-  resize_locked (server);
+    forget_waiter_locked (s, task);
+  task->evicted = FALSE;
+  resize_locked (s);
   pthread_mutex_unlock (&s->lock);
   return evicted;
 }
 
-/* An invocation waits for something else than its mailbox (a slow peer's
- * queue): @delta is +1 when it begins, -1 when it ends. */
-void
-udg_scheduler_blocked (UdgServer *server, gint delta)
+/* A thread begins to wait for a peer (room in a slow peer's queue, or a
+ * watch of a peer that may not read): TRUE when it may, FALSE when a
+ * quarter of max_threads (at least one, at most UDG_PEER_WAITS_MAX)
+ * already wait so.  A pool thread waiting so counts as blocked: the pool
+ * grows meanwhile. */
+gboolean
+udg_scheduler_peer_wait_begin (UdgScheduler *s)
 {
-  UdgScheduler *s = &server->scheduler;
+  gboolean granted;
 
   pthread_mutex_lock (&s->lock);
-  s->blocked += delta;
-  resize_locked (server);
+  granted = s->peer_waits < CLAMP (s->max_threads / 4, 1, UDG_PEER_WAITS_MAX);
+  if (granted)
+    {
+      s->peer_waits++;
+      if (g_private_get (&current_scheduler) == s)
+        {
+          s->blocked++;
+          resize_locked (s);
+        }
+    }
+  pthread_mutex_unlock (&s->lock);
+  return granted;
+}
+
+void
+udg_scheduler_peer_wait_end (UdgScheduler *s)
+{
+  pthread_mutex_lock (&s->lock);
+  s->peer_waits--;
+  if (g_private_get (&current_scheduler) == s)
+    {
+      s->blocked--;
+      resize_locked (s);
+    }
+  pthread_mutex_unlock (&s->lock);
+}
+
+/* Whether tasks wait in the run queue: the reader's hint. */
+gboolean
+udg_scheduler_others_queued (UdgScheduler *s)
+{
+  return g_atomic_int_get (&s->queued) > 0;
+}
+
+/* The statistics the scheduler knows: tasks pushed and not finished (the
+ * clients with mail or an invocation), those running, those waiting in
+ * udg_client_recv(). */
+void
+udg_scheduler_counts (UdgScheduler *s, guint64 *active, guint64 *running, guint64 *waiting)
+{
+  gint tasks = g_atomic_int_get (&s->tasks), queued = g_atomic_int_get (&s->queued);
+
+  *active = (guint64) MAX (tasks, 0);
+  *running = (guint64) MAX (tasks - queued, 0);
+  pthread_mutex_lock (&s->lock);
+  *waiting = s->waiting;
   pthread_mutex_unlock (&s->lock);
 }
 
@@ -356,23 +395,22 @@ wake_waiters_locked (UdgScheduler *s)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     for (GList *l = ((UidWaiters *) value)->waiters.head; l != NULL; l = l->next)
       {
-        UdgClient *client = l->data;
+        UdgSchedulerTask *task = l->data;
 
-        udg_mailbox_lock (client->mailbox);
-        udg_mailbox_push_locked (client->mailbox, UDG_MAILBOX_CLOSED);
-        udg_mailbox_unlock (client->mailbox);
+        udg_mailbox_lock (task->mailbox);
+        udg_mailbox_push_locked (task->mailbox, UDG_MAILBOX_CLOSED);
+        udg_mailbox_unlock (task->mailbox);
       }
 }
 
-/* The first step of a stop, the reader being off: every invocation waiting
- * in udg_client_recv() on an empty mailbox is ended (nothing comes any
- * more), and the tasks go on running what was read until none is left.
- * Returns TRUE when all was handled, FALSE when @deadline (monotonic)
- * passed first. */
+/* The first step of a stop, the reader being off: every task waiting in
+ * udg_client_recv() on an empty mailbox is ended (nothing comes any more),
+ * and the tasks go on running what was read until none is left.  Returns
+ * TRUE when all was handled, FALSE when @deadline (monotonic) passed
+ * first. */
 gboolean
-udg_scheduler_drain (UdgServer *server, gint64 deadline)
+udg_scheduler_drain (UdgScheduler *s, gint64 deadline)
 {
-  UdgScheduler *s = &server->scheduler;
   gboolean drained;
 
   pthread_mutex_lock (&s->lock);
@@ -397,12 +435,12 @@ udg_scheduler_drain (UdgServer *server, gint64 deadline)
   return drained;
 }
 
-/* Ends the waits still in udg_client_recv() and waits for all invocations
- * to return; what is still queued is dropped, counted. */
+/* Ends the waits still in udg_client_recv() and waits for all tasks to
+ * return; those still queued run with the run closing (their owners drop
+ * their mail). */
 void
-udg_scheduler_stop (UdgServer *server)
+udg_scheduler_stop (UdgScheduler *s)
 {
-  UdgScheduler *s = &server->scheduler;
   GThreadPool *pool;
 
   pthread_mutex_lock (&s->lock);
@@ -413,14 +451,13 @@ udg_scheduler_stop (UdgServer *server)
 
   if (pool != NULL)
     {
-      /* Runs what is queued (each task drops its client's mail, since the
-       * server is closing) and joins the threads.  GThreadPool wakes its
+      /* Runs what is queued and joins the threads.  GThreadPool wakes its
        * idle threads with markers pushed through the sort function, which
-       * is meant for clients: it goes first. */
+       * is meant for tasks: it goes first. */
       UDG_TSAN_IGNORE_BEGIN ();
       g_thread_pool_set_sort_function (pool, NULL, NULL);
       g_thread_pool_free (pool, FALSE, TRUE);
       UDG_TSAN_IGNORE_END ();
-      UDG_TSAN_ACQUIRE (server);
+      UDG_TSAN_ACQUIRE (s);
     }
 }

@@ -1,5 +1,7 @@
 /* udgram - the send budget: fair use of the server socket's send buffer
  *
+ * The policy alone: which reply may go, which peer to watch first, which
+ * peer is refused.  The sending and the waiting are udg-send.c's.
  * Linux charges a datagram waiting in a peer's receive queue to the socket
  * that SENT it, until the peer reads it, and skips the receive queue's length
  * limit (net.unix.max_dgram_qlen) when the peer is connected to the sender.
@@ -37,32 +39,18 @@
  *   4. without sock_diag (no unix_diag module), or for a peer the last
  *      snapshot did not see (in another network namespace), only when
  *      U + c > B / 4 while more than half of B is unread.
- * A refused reply fails with UDG_ERROR_WOULD_BLOCK, counted in not_reading.
+ * A refused reply fails with UDG_ERROR_WOULD_BLOCK, counted in not_reading
+ * by the sender.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "udg-server-private.h"
+#include "udg-send-budget.h"
 #include "udg-sock-diag.h"
+#include "udg-tuning.h"
 
-#include <fcntl.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
-/* What the kernel charges for a datagram beyond its bytes (the sk_buff
- * and its shared info: 768 bytes for a small datagram on x86-64 Linux 6). */
-#define DATAGRAM_OVERHEAD 768
-/* Between two warnings about peers not reading. */
-#define WARNING_INTERVAL_USEC (10 * G_USEC_PER_SEC)
-/* Threads waiting in the kernel for slow peers, or watching a peer, at
- * once: a quarter of the pool, at least one and at most this. */
-#define SENDERS_WAITING_MAX 16
-/* The table is pruned when it grows past this size, then twice its size. */
-#define PRUNE_MIN 1024
-/* A watched peer is looked at after 1 ms, then twice as long each time, up
- * to this. */
-#define WATCH_STEP_MAX_USEC (16 * 1000)
 
 /* One peer we sent to: a bound of what it holds unread, in two parts so that
  * a snapshot clears only what was sent before it began. */
@@ -118,40 +106,14 @@ udg_send_budget_clear (UdgSendBudget *budget)
   pthread_mutex_destroy (&budget->lock);
 }
 
-/* Prepares the socket @fd for a run: the largest send buffer the system
- * allows, the send timeout as the kernel's own wait (sendmsg() without
- * MSG_DONTWAIT then sleeps until the peer reads, see udg_server_send()), and
- * an empty budget. */
+/* An empty budget for the socket @fd, whose send buffer the sender sized. */
 void
-udg_send_budget_setup (UdgServer *server, gint fd)
+udg_send_budget_reset (UdgSendBudget *budget, gint fd)
 {
-  UdgSendBudget *budget = &server->budget;
-  g_autofree gchar *text = NULL;
-  struct timeval tv = { 0 };
-  gdouble timeout = server->options.send_timeout;
   gint size = 0;
   socklen_t len = sizeof size;
 
-  if (g_file_get_contents ("/proc/sys/net/core/wmem_max", &text, NULL, NULL))
-    {
-      size = (gint) CLAMP (g_ascii_strtoll (text, NULL, 10), 0, G_MAXINT / 2);
-      if (size > 0)
-        setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    }
-  if (timeout > 0)
-    {
-      timeout = MIN (timeout, (gdouble) G_MAXINT32);
-      tv.tv_sec = (time_t) timeout;
-      tv.tv_usec = (suseconds_t) ((timeout - (gdouble) tv.tv_sec) * G_USEC_PER_SEC);
-      if (tv.tv_sec == 0 && tv.tv_usec == 0)
-        tv.tv_usec = 1; /* 0 would mean "forever" */
-      setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    }
-  /* Reads say MSG_DONTWAIT; the first try of every send too. */
-  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
-
   pthread_mutex_lock (&budget->lock);
-  size = 0;
   if (getsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0 || size <= 0)
     size = 212992;
   budget->sndbuf = (guint64) size;
@@ -159,8 +121,7 @@ udg_send_budget_setup (UdgServer *server, gint fd)
   budget->diag = 0;
   budget->snapshot_time = 0;
   budget->snapshot_cost = 0;
-  budget->prune_at = PRUNE_MIN;
-  budget->senders_waiting = 0;
+  budget->prune_at = UDG_BUDGET_PRUNE_MIN;
   g_hash_table_remove_all (budget->peers);
   pthread_mutex_unlock (&budget->lock);
 }
@@ -272,11 +233,10 @@ typedef enum
   WATCH_UNKNOWN,            /* the kernel could not say */
 } WatchResult;
 
-/* Looks at the peer's socket (@ino) until it shows it reads or @deadline;
- * the caller sends it nothing meanwhile.  @first_len is its first
- * datagram's length when the watch began. */
+/* Looks at the peer's socket until it shows it reads, @deadline passes or
+ * @cancellable is cancelled; the caller sends it nothing meanwhile. */
 static WatchResult
-watch_peer (UdgServer *server, guint32 ino, guint32 first_len, gint64 deadline)
+watch_peer (const UdgSendWatch *watch, gint64 deadline, GCancellable *cancellable)
 {
   gint64 step = 1000;
 
@@ -284,10 +244,10 @@ watch_peer (UdgServer *server, guint32 ino, guint32 first_len, gint64 deadline)
     {
       UdgSockDiagEntry e;
 
-      switch (udg_sock_diag_query (ino, &e))
+      switch (udg_sock_diag_query (watch->ino, &e))
         {
         case UDG_SOCK_DIAG_DONE:
-          if (e.first_len == 0 || e.first_len != first_len)
+          if (e.first_len == 0 || e.first_len != watch->first_len)
             return WATCH_READING;
           break;
         case UDG_SOCK_DIAG_GONE:
@@ -298,20 +258,20 @@ watch_peer (UdgServer *server, guint32 ino, guint32 first_len, gint64 deadline)
         default:
           return WATCH_UNKNOWN;
         }
-      if (g_get_monotonic_time () >= deadline || g_cancellable_is_cancelled (server->cancellable))
+      if (g_get_monotonic_time () >= deadline || g_cancellable_is_cancelled (cancellable))
         return WATCH_NOT_READING;
       /* The kernel wakes no one when a peer reads a datagram of ours (our
        * socket's write space wakes only below a quarter of the buffer):
        * looking again after a while is the only way. */
       g_usleep ((gulong) MIN (step, MAX (1, deadline - g_get_monotonic_time ())));
-      step = MIN (step * 2, WATCH_STEP_MAX_USEC);
+      step = MIN (step * 2, UDG_WATCH_STEP_MAX_USEC);
     }
 }
 
 /* --- the rules ------------------------------------------------------------------- */
 
 static void
-warn_refused (UdgServer *server, const UdgAddress *peer, const PeerDebt *d, guint64 outq)
+warn_refused (UdgSendBudget *budget, const UdgAddress *peer, const PeerDebt *d, guint64 outq)
 {
   g_autofree gchar *who = udg_address_to_string (peer);
 
@@ -319,12 +279,12 @@ warn_refused (UdgServer *server, const UdgAddress *peer, const PeerDebt *d, guin
     udg_log (G_LOG_LEVEL_WARNING, NULL,
              _("%s (uid %u) does not read its replies: they fail at once until it reads "
                "(%" G_GUINT64_FORMAT " of the %" G_GUINT64_FORMAT " bytes of the send buffer are unread)"),
-             who, (guint) d->uid, outq, server->budget.sndbuf);
+             who, (guint) d->uid, outq, budget->sndbuf);
   else
     udg_log (G_LOG_LEVEL_WARNING, NULL,
              _("%s does not read its replies: they fail at once until it reads "
                "(%" G_GUINT64_FORMAT " of the %" G_GUINT64_FORMAT " bytes of the send buffer are unread)"),
-             who, outq, server->budget.sndbuf);
+             who, outq, budget->sndbuf);
 }
 
 /* @peer's entry, made if there is none, with the lock held. */
@@ -359,65 +319,65 @@ prune_locked (UdgSendBudget *budget)
         if (debt_total (value) <= budget->sndbuf / UDG_PEER_FREE_SHARE)
           g_hash_table_iter_remove (&iter);
     }
-  budget->prune_at = MAX (PRUNE_MIN, 2 * g_hash_table_size (budget->peers));
+  budget->prune_at = MAX (UDG_BUDGET_PRUNE_MIN, 2 * g_hash_table_size (budget->peers));
 }
 
-typedef enum
-{
-  DECIDE_SEND,
-  DECIDE_REFUSE,
-  DECIDE_WATCH,
-} Decision;
-
 /* The rules 2 to 4, for a peer past its free share, with the lock held. */
-static Decision
+static UdgBudgetVerdict
 decide_locked (UdgSendBudget *budget, PeerDebt *d, guint64 cost, guint64 outq, gint64 now)
 {
   guint64 b = budget->sndbuf;
 
   if (budget->diag < 0 || !d->seen)
-    return debt_total (d) + cost > b / 4 && outq > b / 2 ? DECIDE_REFUSE : DECIDE_SEND;
+    return debt_total (d) + cost > b / 4 && outq > b / 2 ? UDG_BUDGET_REFUSE : UDG_BUDGET_SEND;
   if (d->not_reading)
-    return DECIDE_REFUSE;
+    return UDG_BUDGET_REFUSE;
   /* Watched only when it may hold twice its free share, the buffer is
    * under pressure, the last look found its queue non-empty, and it was
    * not shown reading a moment ago. */
   if (debt_total (d) + cost <= b / UDG_PEER_FREE_SHARE * 2 || outq <= b / 4 || d->first_len == 0 ||
       (d->reading_at != 0 && now - d->reading_at < UDG_NOT_READING_USEC))
-    return DECIDE_SEND;
-  return DECIDE_WATCH;
+    return UDG_BUDGET_SEND;
+  return UDG_BUDGET_WATCH;
 }
 
-/* Refuses @peer: counted, warned about once in a run of refusals. */
-static gboolean
-refuse_locked (UdgServer *server, const UdgAddress *peer, PeerDebt *d, guint64 outq, gint64 now, GError **error)
+/* With the lock held: @peer is refused, warned about once in a run of
+ * refusals; the lock is released. */
+static UdgBudgetVerdict
+refuse_locked (UdgSendBudget *budget, const UdgAddress *peer, PeerDebt *d, guint64 outq, gint64 now)
 {
-  UdgSendBudget *budget = &server->budget;
-  g_autofree gchar *who = NULL;
-
-  if (!d->warned && now - budget->last_warning >= WARNING_INTERVAL_USEC)
+  if (!d->warned && now - budget->last_warning >= UDG_NOT_READING_WARNING_USEC)
     {
       budget->last_warning = now;
-      warn_refused (server, peer, d, outq);
+      warn_refused (budget, peer, d, outq);
     }
   d->warned = TRUE;
   pthread_mutex_unlock (&budget->lock);
-  UDG_STAT_ADD (server, not_reading, 1);
-  who = udg_address_to_string (peer);
-  g_set_error (error, UDG_ERROR, UDG_ERROR_WOULD_BLOCK,
-               _("The peer %s does not read its replies: the datagram was not sent"), who);
-  return FALSE;
+  return UDG_BUDGET_REFUSE;
 }
 
-/* Asks to send @len bytes to @peer: TRUE (and charged) when it may go,
- * FALSE with UDG_ERROR_WOULD_BLOCK when the peer is shown not reading.  May
- * wait while the peer is watched (rule 3), at most the send timeout, counted
- * as a blocked invocation so that the pool grows meanwhile. */
-gboolean
-udg_send_budget_charge (UdgServer *server, const UdgAddress *peer, gsize len, GError **error)
+/* With the lock held: @len bytes charged to @d; the lock is released. */
+static UdgBudgetVerdict
+charge_locked (UdgSendBudget *budget, PeerDebt *d, gsize len)
 {
-  UdgSendBudget *budget = &server->budget;
-  guint64 cost = (guint64) len + DATAGRAM_OVERHEAD;
+  if (d->gen != budget->gen)
+    {
+      d->old_bytes += d->new_bytes;
+      d->new_bytes = 0;
+      d->gen = budget->gen;
+    }
+  d->new_bytes += (guint64) len + UDG_DATAGRAM_OVERHEAD;
+  pthread_mutex_unlock (&budget->lock);
+  return UDG_BUDGET_SEND;
+}
+
+/* May @len bytes go to @peer?  UDG_BUDGET_SEND (and charged),
+ * UDG_BUDGET_REFUSE when the peer was shown not reading, or
+ * UDG_BUDGET_WATCH with what to watch (udg_send_budget_watch()). */
+UdgBudgetVerdict
+udg_send_budget_charge (UdgSendBudget *budget, const UdgAddress *peer, gsize len, UdgSendWatch *watch)
+{
+  guint64 cost = (guint64) len + UDG_DATAGRAM_OVERHEAD;
   PeerDebt *d;
 
   pthread_mutex_lock (&budget->lock);
@@ -435,68 +395,72 @@ udg_send_budget_charge (UdgServer *server, const UdgAddress *peer, gsize len, GE
       if (debt_total (d) + cost > budget->sndbuf / UDG_PEER_FREE_SHARE)
         {
           gint64 now = g_get_monotonic_time ();
-          Decision decision;
 
           refresh_locked (budget, now, FALSE);
           /* The snapshot may have forgotten it (read, or gone): anew. */
           d = lookup_or_add_locked (budget, peer);
-          decision = decide_locked (budget, d, cost, outq, now);
-          if (decision == DECIDE_REFUSE)
-            return refuse_locked (server, peer, d, outq, now, error);
-          if (decision == DECIDE_WATCH && udg_send_budget_wait_locked (server, +1))
+          switch (decide_locked (budget, d, cost, outq, now))
             {
-              guint32 ino = d->ino, first_len = d->first_len;
-              gdouble timeout = MAX (server->options.send_timeout, UDG_NOT_READING_USEC / 1e6);
-              WatchResult watched;
-
+            case UDG_BUDGET_REFUSE:
+              return refuse_locked (budget, peer, d, outq, now);
+            case UDG_BUDGET_WATCH:
+              watch->ino = d->ino;
+              watch->first_len = d->first_len;
               pthread_mutex_unlock (&budget->lock);
-              if (udg_invocation_get_current () != NULL)
-                udg_scheduler_blocked (server, +1);
-              watched = watch_peer (server, ino, first_len, udg_deadline_from_timeout (timeout));
-              if (udg_invocation_get_current () != NULL)
-                udg_scheduler_blocked (server, -1);
-              pthread_mutex_lock (&budget->lock);
-              udg_send_budget_wait_locked (server, -1);
-              now = g_get_monotonic_time ();
-              d = lookup_or_add_locked (budget, peer);
-              if (watched == WATCH_NOT_READING)
-                {
-                  d->not_reading = TRUE;
-                  return refuse_locked (server, peer, d, unread_total (budget), now, error);
-                }
-              if (watched == WATCH_READING)
-                {
-                  /* It read what was queued when the watch began, or at
-                   * least some of it: its bound starts again. */
-                  d->reading_at = now;
-                  d->old_bytes = 0;
-                  d->new_bytes = 0;
-                }
+              return UDG_BUDGET_WATCH;
+            case UDG_BUDGET_SEND:
+            default:
+              break;
             }
         }
     }
-  if (d->gen != budget->gen)
+  return charge_locked (budget, d, len);
+}
+
+/* Watches @peer (what udg_send_budget_charge() said) until it shows it
+ * reads or @deadline passes, sleeping meanwhile; then UDG_BUDGET_SEND (and
+ * charged) or UDG_BUDGET_REFUSE, then and until a snapshot sees its queue
+ * empty. */
+UdgBudgetVerdict
+udg_send_budget_watch (UdgSendBudget      *budget,
+                       const UdgAddress   *peer,
+                       gsize               len,
+                       const UdgSendWatch *watch,
+                       gint64              deadline,
+                       GCancellable       *cancellable)
+{
+  WatchResult watched = watch_peer (watch, deadline, cancellable);
+  gint64 now = g_get_monotonic_time ();
+  PeerDebt *d;
+
+  pthread_mutex_lock (&budget->lock);
+  d = lookup_or_add_locked (budget, peer);
+  if (watched == WATCH_NOT_READING)
     {
-      d->old_bytes += d->new_bytes;
-      d->new_bytes = 0;
-      d->gen = budget->gen;
+      d->not_reading = TRUE;
+      return refuse_locked (budget, peer, d, unread_total (budget), now);
     }
-  d->new_bytes += cost;
-  pthread_mutex_unlock (&budget->lock);
-  return TRUE;
+  if (watched == WATCH_READING)
+    {
+      /* It read what was queued when the watch began, or at least some of
+       * it: its bound starts again. */
+      d->reading_at = now;
+      d->old_bytes = 0;
+      d->new_bytes = 0;
+    }
+  return charge_locked (budget, d, len);
 }
 
 /* Whether a send of @len bytes that failed with EAGAIN met a full send
  * buffer (our socket's: every peer's unread replies together), rather than
  * the peer's full queue. */
 gboolean
-udg_send_budget_buffer_full (UdgServer *server, gsize len)
+udg_send_budget_buffer_full (UdgSendBudget *budget, gsize len)
 {
-  UdgSendBudget *budget = &server->budget;
   gboolean full;
 
   pthread_mutex_lock (&budget->lock);
-  full = unread_total (budget) + len + DATAGRAM_OVERHEAD > budget->sndbuf;
+  full = unread_total (budget) + len + UDG_DATAGRAM_OVERHEAD > budget->sndbuf;
   pthread_mutex_unlock (&budget->lock);
   return full;
 }
@@ -504,10 +468,9 @@ udg_send_budget_buffer_full (UdgServer *server, gsize len)
 /* Gives back what udg_send_budget_charge() counted for a datagram that was
  * not sent after all. */
 void
-udg_send_budget_refund (UdgServer *server, const UdgAddress *peer, gsize len)
+udg_send_budget_refund (UdgSendBudget *budget, const UdgAddress *peer, gsize len)
 {
-  UdgSendBudget *budget = &server->budget;
-  guint64 cost = (guint64) len + DATAGRAM_OVERHEAD;
+  guint64 cost = (guint64) len + UDG_DATAGRAM_OVERHEAD;
   PeerDebt *d;
 
   pthread_mutex_lock (&budget->lock);
@@ -515,33 +478,4 @@ udg_send_budget_refund (UdgServer *server, const UdgAddress *peer, gsize len)
   if (d != NULL)
     debt_clamp (d, debt_total (d) > cost ? debt_total (d) - cost : 0);
   pthread_mutex_unlock (&budget->lock);
-}
-
-/* With the lock held: may this thread wait for a peer (in the kernel for a
- * slow peer's room, or watching a peer)?  At most a quarter of the pool's
- * threads wait so at once (at least one, at most SENDERS_WAITING_MAX), so
- * that slow peers cannot take the pool: @delta +1 asks (TRUE: granted), -1
- * ends the wait. */
-gboolean
-udg_send_budget_wait_locked (UdgServer *server, gint delta)
-{
-  UdgSendBudget *budget = &server->budget;
-  guint limit = CLAMP (server->options.max_threads / 4, 1, SENDERS_WAITING_MAX);
-
-  if (delta > 0 && budget->senders_waiting >= limit)
-    return FALSE;
-  budget->senders_waiting += delta;
-  return TRUE;
-}
-
-/* The same, taking the lock. */
-gboolean
-udg_send_budget_wait (UdgServer *server, gint delta)
-{
-  gboolean granted;
-
-  pthread_mutex_lock (&server->budget.lock);
-  granted = udg_send_budget_wait_locked (server, delta);
-  pthread_mutex_unlock (&server->budget.lock);
-  return granted;
 }

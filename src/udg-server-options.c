@@ -3,6 +3,7 @@
  */
 #include "udg-server-private.h"
 
+#include <math.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -503,4 +504,87 @@ udg_server_options_set_fd_name (UdgServerOptions *options,
   g_strlcpy (options->fd_name, name, sizeof options->fd_name);
   /* Too long to keep whole: refused by udg_server_new(). */
   options->fd_name_set = strlen (name) < sizeof options->fd_name ? 1 : 2;
+}
+
+/* The options' values: what udg_server_new() refuses with
+ * UDG_ERROR_INVALID_ARGUMENT. */
+gboolean
+udg_server_options_validate (const UdgServerOptions *o, GError **error)
+{
+  if (o->ancillary_bufsize_set && !o->receive_ancillary_data)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("ancillary_bufsize is only meaningful with receive_ancillary_data set to TRUE"));
+      return FALSE;
+    }
+  if (o->ancillary_bufsize_set && o->ancillary_bufsize <= 0)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("ancillary_bufsize must be a strictly positive integer"));
+      return FALSE;
+    }
+  if (o->unnamed != UDG_UNNAMED_ADDRESSES_IGNORE && o->unnamed != UDG_UNNAMED_ADDRESSES_WARN &&
+      o->unnamed != UDG_UNNAMED_ADDRESSES_HANDLE)
+    {
+      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                   _("Invalid unnamed_addresses_behavior value, got %d"), (int) o->unnamed);
+      return FALSE;
+    }
+  if (o->max_datagram_size == 0 || o->max_datagram_size > 16 * 1024 * 1024)
+    {
+      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                   _("max_datagram_size must be between 1 and 16 MiB, got %lu"),
+                   (gulong) o->max_datagram_size);
+      return FALSE;
+    }
+  if (o->max_threads == 0 || o->max_threads > G_MAXINT)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("max_threads must be at least 1"));
+      return FALSE;
+    }
+  if (o->mailbox_limit == 0)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("mailbox_limit must be at least 1"));
+      return FALSE;
+    }
+  if (isnan (o->send_timeout) || o->send_timeout < 0)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("send_timeout must be a positive number of seconds"));
+      return FALSE;
+    }
+  if (isnan (o->drain_timeout) || o->drain_timeout < 0)
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("drain_timeout must be a positive number of seconds"));
+      return FALSE;
+    }
+  if (o->mode_set && o->mode > 07777)
+    {
+      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                   _("Invalid socket file mode %o"), o->mode);
+      return FALSE;
+    }
+  if (o->fd_store != UDG_FD_STORE_AUTO && o->fd_store != UDG_FD_STORE_ALWAYS && o->fd_store != UDG_FD_STORE_NEVER)
+    {
+      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                   _("Invalid fd store mode, got %d"), (int) o->fd_store);
+      return FALSE;
+    }
+  if (o->fd_name_set)
+    {
+      gboolean valid = o->fd_name_set == 1 && o->fd_name[0] != '\0';
+
+      for (const gchar *c = o->fd_name; valid && *c != '\0'; c++)
+        valid = g_ascii_isprint (*c) && *c != ':';
+      if (!valid)
+        {
+          g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                               _("fd_name must be 1 to 255 printable ASCII characters, without a colon"));
+          return FALSE;
+        }
+    }
+  return TRUE;
 }
