@@ -90,7 +90,7 @@ client_new (UdgServer *server, const UdgAddress *peer)
   udg_server_hold (server);
   client->server = server;
   client->peer = udg_address_dup (peer);
-  client->mailbox = g_async_queue_new ();
+  client->mailbox = udg_mailbox_new ();
   client->state = CLIENT_IDLE;
   client->task.mailbox = client->mailbox;
   return client;
@@ -113,7 +113,7 @@ client_try_ref (UdgClient *client)
 /* With clients_lock held: the client of @peer, with a new reference, made
  * if there is none. */
 UdgClient *
-udg_client_get_locked (UdgServer *server, const UdgAddress *peer)
+udg_client_get_unlocked (UdgServer *server, const UdgAddress *peer)
 {
   UdgClient *client = g_hash_table_lookup (server->clients, peer);
 
@@ -144,7 +144,7 @@ udg_client_deliver (UdgClient *client, UdgDatagram *dg, gboolean *schedule)
          (client->queued > 0 && client->queued_bytes + size > o->mailbox_bytes_limit);
   if (!full)
     {
-      udg_mailbox_push_locked (client->mailbox, dg);
+      udg_mailbox_push_unlocked (client->mailbox, dg);
       client->queued++;
       client->queued_bytes += size;
       if (client->state == CLIENT_IDLE)
@@ -201,11 +201,11 @@ udg_client_ref (UdgClient *client)
 /* Pops every datagram of @mailbox (locked) into @into; the closing marker
  * is left out. */
 static void
-take_all_locked (GAsyncQueue *mailbox, GQueue *into)
+take_all_unlocked (GAsyncQueue *mailbox, GQueue *into)
 {
   gpointer item;
 
-  while ((item = udg_mailbox_try_pop_locked (mailbox)) != NULL)
+  while ((item = udg_mailbox_try_pop_unlocked (mailbox)) != NULL)
     if (item != UDG_MAILBOX_CLOSED)
       g_queue_push_tail (into, item);
 }
@@ -218,7 +218,7 @@ drop_mailbox (UdgClient *client)
   GQueue dropped = G_QUEUE_INIT;
 
   udg_mailbox_lock (client->mailbox);
-  take_all_locked (client->mailbox, &dropped);
+  take_all_unlocked (client->mailbox, &dropped);
   client->queued = 0;
   client->queued_bytes = 0;
   client->state = CLIENT_IDLE;
@@ -267,10 +267,10 @@ udg_client_unref (UdgClient *client)
   pthread_mutex_unlock (&server->clients_lock);
   /* Nothing is queued for a client nobody holds, but be safe with fds. */
   udg_mailbox_lock (client->mailbox);
-  take_all_locked (client->mailbox, &left);
+  take_all_unlocked (client->mailbox, &left);
   udg_mailbox_unlock (client->mailbox);
   g_queue_clear_full (&left, (GDestroyNotify) udg_datagram_free);
-  g_async_queue_unref (client->mailbox);
+  udg_mailbox_free (client->mailbox);
   udg_address_unref (client->peer);
   g_free (client);
   udg_server_release (server);
@@ -327,10 +327,10 @@ log_handler_error (UdgClient *client, const GError *error)
  * there is none, or a marker: the closing one, which stays (@marker set to
  * it), or the scheduler's, taken. */
 static UdgDatagram *
-pop_datagram_locked (UdgClient *client, gint64 timeout_usec, gpointer *marker)
+pop_datagram_unlocked (UdgClient *client, gint64 timeout_usec, gpointer *marker)
 {
-  gpointer item = timeout_usec == 0 ? udg_mailbox_try_pop_locked (client->mailbox)
-                                    : udg_mailbox_timeout_pop_locked (client->mailbox, timeout_usec);
+  gpointer item = timeout_usec == 0 ? udg_mailbox_try_pop_unlocked (client->mailbox)
+                                    : udg_mailbox_timeout_pop_unlocked (client->mailbox, timeout_usec);
   UdgDatagram *dg;
 
   if (item == NULL)
@@ -339,7 +339,7 @@ pop_datagram_locked (UdgClient *client, gint64 timeout_usec, gpointer *marker)
     {
       /* Back in front: every later wait of this invocation sees it too. */
       if (item == UDG_MAILBOX_CLOSED)
-        udg_mailbox_push_front_locked (client->mailbox, item);
+        udg_mailbox_push_front_unlocked (client->mailbox, item);
       *marker = item;
       return NULL;
     }
@@ -369,7 +369,7 @@ udg_client_run_invocation (UdgSchedulerTask *task)
     {
       gpointer marker = NULL;
 
-      invocation.first = pop_datagram_locked (client, 0, &marker);
+      invocation.first = pop_datagram_unlocked (client, 0, &marker);
       invocation.closed = marker == UDG_MAILBOX_CLOSED;
     }
   if (invocation.first != NULL)
@@ -416,7 +416,7 @@ udg_client_run_invocation (UdgSchedulerTask *task)
   udg_mailbox_lock (client->mailbox);
   /* The marker that ended a wait is for this invocation only. */
   if (invocation.closed)
-    udg_mailbox_remove_locked (client->mailbox, UDG_MAILBOX_CLOSED);
+    udg_mailbox_remove_unlocked (client->mailbox, UDG_MAILBOX_CLOSED);
   again = client->queued > 0;
   client->state = again ? CLIENT_PENDING : CLIENT_IDLE;
   udg_mailbox_unlock (client->mailbox);
@@ -449,7 +449,7 @@ wait_datagram (UdgClient *client, UdgInvocation *invocation, gdouble timeout, GE
   UdgDatagram *dg;
 
   udg_mailbox_lock (client->mailbox);
-  dg = pop_datagram_locked (client, 0, &marker);
+  dg = pop_datagram_unlocked (client, 0, &marker);
   udg_mailbox_unlock (client->mailbox);
   if (dg == NULL && marker == NULL && timeout > 0)
     {
@@ -461,14 +461,14 @@ wait_datagram (UdgClient *client, UdgInvocation *invocation, gdouble timeout, GE
           gint64 left = deadline == G_MAXINT64 ? -1 : MAX (1, deadline - g_get_monotonic_time ());
 
           udg_mailbox_lock (client->mailbox);
-          dg = pop_datagram_locked (client, left, &marker);
+          dg = pop_datagram_unlocked (client, left, &marker);
           udg_mailbox_unlock (client->mailbox);
           /* Ended by the scheduler after the wait took something else: its
            * marker must not end a later wait. */
           if (udg_scheduler_wait_end (&server->scheduler, &client->task) && marker != UDG_MAILBOX_EVICTED)
             {
               udg_mailbox_lock (client->mailbox);
-              udg_mailbox_remove_locked (client->mailbox, UDG_MAILBOX_EVICTED);
+              udg_mailbox_remove_unlocked (client->mailbox, UDG_MAILBOX_EVICTED);
               udg_mailbox_unlock (client->mailbox);
             }
         }

@@ -64,13 +64,13 @@ parse_environment (GArray **fds, GStrv *names, GError **error)
 
 /* With taken_lock held. */
 static gboolean
-is_taken_locked (gint fd)
+is_taken_unlocked (gint fd)
 {
   return taken != NULL && g_hash_table_contains (taken, GINT_TO_POINTER (fd));
 }
 
 static void
-take_locked (gint fd)
+take_unlocked (gint fd)
 {
   if (taken == NULL)
     taken = g_hash_table_new (g_direct_hash, g_direct_equal);
@@ -144,7 +144,7 @@ udg_listen_fds_take (const UdgAddress *address, const gchar *name, UdgAddress **
         gint fd = g_array_index (fds, gint, i);
         g_autoptr(UdgAddress) at = NULL;
 
-        if (is_taken_locked (fd))
+        if (is_taken_unlocked (fd))
           continue;
         /* Pass 0: by name; pass 1: by address. */
         if (pass == 0 && (names == NULL || !g_str_equal (names[i], name)))
@@ -152,7 +152,7 @@ udg_listen_fds_take (const UdgAddress *address, const gchar *name, UdgAddress **
         at = bound_address (fd);
         if (at == NULL || udg_address_is_unnamed (at) || (pass == 1 && !same_place (at, address)))
           continue;
-        take_locked (fd);
+        take_unlocked (fd);
         found = fd;
         *bound = g_steal_pointer (&at);
       }
@@ -196,9 +196,9 @@ udg_listen_fds (gboolean  unset_environment,
         {
           gint fd = g_array_index (fds, gint, i);
 
-          if (!is_taken_locked (fd))
+          if (!is_taken_unlocked (fd))
             {
-              take_locked (fd);
+              take_unlocked (fd);
               g_array_append_val (result, fd);
             }
         }

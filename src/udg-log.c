@@ -185,7 +185,7 @@ udg_log_limiter_free (UdgLogLimiter *limiter)
 
 /* With the lock held: @key's entry, made if there is room. */
 static LimiterKey *
-limiter_key_locked (UdgLogLimiter *limiter, const gchar *key, gint64 now)
+limiter_key_unlocked (UdgLogLimiter *limiter, const gchar *key, gint64 now)
 {
   LimiterKey *k = g_hash_table_lookup (limiter->keys, key);
 
@@ -223,7 +223,7 @@ udg_log_limited (UdgLogLimiter  *limiter,
   va_list ap;
 
   pthread_mutex_lock (&limiter->lock);
-  k = limiter_key_locked (limiter, key, now);
+  k = limiter_key_unlocked (limiter, key, now);
   if (now - limiter->window_start >= UDG_LOG_INTERVAL_USEC)
     {
       limiter->window_start = now;

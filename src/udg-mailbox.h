@@ -28,6 +28,18 @@ extern G_GNUC_INTERNAL const gint udg_mailbox_closed_marker;
 #define UDG_MAILBOX_EVICTED ((gpointer) &udg_mailbox_evicted_marker)
 extern G_GNUC_INTERNAL const gint udg_mailbox_evicted_marker;
 
+static inline GAsyncQueue *
+udg_mailbox_new (void)
+{
+  return g_async_queue_new ();
+}
+
+static inline void
+udg_mailbox_free (GAsyncQueue *mailbox)
+{
+  g_async_queue_unref (mailbox);
+}
+
 static inline void
 udg_mailbox_lock (GAsyncQueue *mailbox)
 {
@@ -44,7 +56,7 @@ udg_mailbox_unlock (GAsyncQueue *mailbox)
 
 /* With the lock held: appends @item and wakes a handler waiting on it. */
 static inline void
-udg_mailbox_push_locked (GAsyncQueue *mailbox,
+udg_mailbox_push_unlocked (GAsyncQueue *mailbox,
                          gpointer     item)
 {
   UDG_TSAN_IGNORE_BEGIN ();
@@ -54,7 +66,7 @@ udg_mailbox_push_locked (GAsyncQueue *mailbox,
 
 /* With the lock held: puts @item back in front. */
 static inline void
-udg_mailbox_push_front_locked (GAsyncQueue *mailbox,
+udg_mailbox_push_front_unlocked (GAsyncQueue *mailbox,
                                gpointer     item)
 {
   UDG_TSAN_IGNORE_BEGIN ();
@@ -64,7 +76,7 @@ udg_mailbox_push_front_locked (GAsyncQueue *mailbox,
 
 /* With the lock held: removes @item wherever it is. */
 static inline void
-udg_mailbox_remove_locked (GAsyncQueue *mailbox,
+udg_mailbox_remove_unlocked (GAsyncQueue *mailbox,
                            gpointer     item)
 {
   UDG_TSAN_IGNORE_BEGIN ();
@@ -74,7 +86,7 @@ udg_mailbox_remove_locked (GAsyncQueue *mailbox,
 
 /* With the lock held: the first item, or %NULL at once. */
 static inline gpointer
-udg_mailbox_try_pop_locked (GAsyncQueue *mailbox)
+udg_mailbox_try_pop_unlocked (GAsyncQueue *mailbox)
 {
   gpointer item;
 
@@ -87,7 +99,7 @@ udg_mailbox_try_pop_locked (GAsyncQueue *mailbox)
 /* With the lock held: waits for the first item up to @timeout_usec
  * (negative: for ever), releasing the lock meanwhile; %NULL on timeout. */
 static inline gpointer
-udg_mailbox_timeout_pop_locked (GAsyncQueue *mailbox,
+udg_mailbox_timeout_pop_unlocked (GAsyncQueue *mailbox,
                                 gint64       timeout_usec)
 {
   gpointer item;

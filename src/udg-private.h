@@ -12,6 +12,11 @@
 
 G_BEGIN_DECLS
 
+/* One convention for locks, GLib's: a function whose name ends in
+ * _unlocked is called with the lock it needs already held by its caller
+ * (g_async_queue_push_unlocked()); every other takes what it needs.  Each
+ * struct says which lock guards which field. */
+
 /* Translations: the library binds its own text domain on first use, so
  * applications need do nothing (GLib's ensure_gettext_initialized()). */
 G_GNUC_INTERNAL const gchar *udg_gettext (const gchar *msgid) G_GNUC_FORMAT (1);

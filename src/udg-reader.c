@@ -177,7 +177,7 @@ read_batch (UdgServer *server, Batch *b)
             UdgAddress key;
 
             udg_address_init_from_sockaddr (&key, h->msg_name, h->msg_namelen);
-            b->clients[i] = udg_client_get_locked (server, &key);
+            b->clients[i] = udg_client_get_unlocked (server, &key);
           }
       pthread_mutex_unlock (&server->clients_lock);
     }

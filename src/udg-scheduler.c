@@ -7,7 +7,7 @@
  * reading that follows); a client with mail left when it returns is pushed
  * again by its owner, behind the others, so that none is starved.
  *
- * How many pool threads run is decided by one function, resize_locked():
+ * How many pool threads run is decided by one function, resize_unlocked():
  * as many as there are cores, plus one for each invocation that waits for
  * a peer (in udg_client_recv(), or for a slow peer's queue), up to
  * max_threads.  A waiting handler costs a thread, never the service, and
@@ -119,7 +119,7 @@ compare_tasks (gconstpointer a, gconstpointer b, gpointer user_data)
 
 /* With the lock held: the uid with the most tasks waiting. */
 static UidWaiters *
-most_waiting_locked (UdgScheduler *s)
+most_waiting_unlocked (UdgScheduler *s)
 {
   GHashTableIter iter;
   gpointer value;
@@ -139,7 +139,7 @@ most_waiting_locked (UdgScheduler *s)
 /* With the lock held: whether @owner's tasks waiting are past its share,
  * max_threads split evenly among the uids waiting and one more. */
 static gboolean
-over_share_locked (UdgScheduler *s, uid_t owner)
+over_share_unlocked (UdgScheduler *s, uid_t owner)
 {
   UidWaiters *w = g_hash_table_lookup (s->uids, GUINT_TO_POINTER (owner));
   guint share = s->max_threads / (s->uids_waiting + 1);
@@ -150,7 +150,7 @@ over_share_locked (UdgScheduler *s, uid_t owner)
 /* With the lock held: @task stops waiting (its wait returned, or was
  * ended). */
 static void
-forget_waiter_locked (UdgScheduler *s, UdgSchedulerTask *task)
+forget_waiter_unlocked (UdgScheduler *s, UdgSchedulerTask *task)
 {
   UidWaiters *w = task->waiting_in;
 
@@ -166,19 +166,19 @@ forget_waiter_locked (UdgScheduler *s, UdgSchedulerTask *task)
 /* With the lock held: ends the wait of the task that has waited longest
  * among those of the uid that holds the most. */
 static void
-end_longest_wait_locked (UdgScheduler *s)
+end_longest_wait_unlocked (UdgScheduler *s)
 {
-  UidWaiters *top = most_waiting_locked (s);
+  UidWaiters *top = most_waiting_unlocked (s);
   UdgSchedulerTask *victim = top->waiters.head->data;
   uid_t uid = top->uid;
   guint held = top->waiters.length;
   gint64 now = g_get_monotonic_time ();
 
-  forget_waiter_locked (s, victim);
+  forget_waiter_unlocked (s, victim);
   victim->evicted = TRUE;
   /* In front: the wait ends at once, whatever is queued behind. */
   udg_mailbox_lock (victim->mailbox);
-  udg_mailbox_push_front_locked (victim->mailbox, UDG_MAILBOX_EVICTED);
+  udg_mailbox_push_front_unlocked (victim->mailbox, UDG_MAILBOX_EVICTED);
   udg_mailbox_unlock (victim->mailbox);
   __atomic_fetch_add (s->waits_ended, 1, __ATOMIC_RELAXED);
   if (now - s->last_saturation_warning > UDG_SATURATION_WARNING_USEC)
@@ -201,14 +201,14 @@ end_longest_wait_locked (UdgScheduler *s)
  * when every thread waits for a peer while tasks wait for a thread, which
  * waits to end. */
 static void
-resize_locked (UdgScheduler *s)
+resize_unlocked (UdgScheduler *s)
 {
   gint queued = g_atomic_int_get (&s->queued);
 
   if (s->pool == NULL || s->closing)
     return;
   for (gint ended = 0; ended < queued && s->blocked >= s->max_threads && s->waiting > 0; ended++)
-    end_longest_wait_locked (s);
+    end_longest_wait_unlocked (s);
   UDG_TSAN_IGNORE_BEGIN ();
   g_thread_pool_set_max_threads (s->pool, (gint) MIN (s->n_cores + s->blocked, s->max_threads), NULL);
   UDG_TSAN_IGNORE_END ();
@@ -234,7 +234,7 @@ udg_scheduler_start (UdgScheduler *s, guint max_threads)
   s->pool = g_thread_pool_new (run_task, s, 1, FALSE, NULL);
   g_thread_pool_set_sort_function (s->pool, compare_tasks, NULL);
   UDG_TSAN_IGNORE_END ();
-  resize_locked (s);
+  resize_unlocked (s);
   pthread_mutex_unlock (&s->lock);
 }
 
@@ -249,7 +249,7 @@ udg_scheduler_push (UdgScheduler *s, UdgSchedulerTask *task, uid_t owner)
   pthread_mutex_lock (&s->lock);
   if (s->pool != NULL && !s->closing)
     {
-      task->over_share = s->waiting > 0 && over_share_locked (s, owner);
+      task->over_share = s->waiting > 0 && over_share_unlocked (s, owner);
       task->seq = ++s->seq;
       UDG_TSAN_RELEASE (task);
       g_atomic_int_inc (&s->tasks);
@@ -263,7 +263,7 @@ udg_scheduler_push (UdgScheduler *s, UdgSchedulerTask *task, uid_t owner)
           g_atomic_int_add (&s->tasks, -1);
         }
       else if (s->blocked >= s->max_threads)
-        resize_locked (s);
+        resize_unlocked (s);
     }
   pthread_mutex_unlock (&s->lock);
   return pushed;
@@ -297,7 +297,7 @@ udg_scheduler_wait_begin (UdgScheduler *s, UdgSchedulerTask *task, uid_t owner)
       task->evicted = FALSE;
       s->waiting++;
       s->blocked++;
-      resize_locked (s);
+      resize_unlocked (s);
     }
   pthread_mutex_unlock (&s->lock);
   return ok;
@@ -313,9 +313,9 @@ udg_scheduler_wait_end (UdgScheduler *s, UdgSchedulerTask *task)
   pthread_mutex_lock (&s->lock);
   evicted = task->evicted;
   if (!evicted)
-    forget_waiter_locked (s, task);
+    forget_waiter_unlocked (s, task);
   task->evicted = FALSE;
-  resize_locked (s);
+  resize_unlocked (s);
   pthread_mutex_unlock (&s->lock);
   return evicted;
 }
@@ -338,7 +338,7 @@ udg_scheduler_peer_wait_begin (UdgScheduler *s)
       if (g_private_get (&current_scheduler) == s)
         {
           s->blocked++;
-          resize_locked (s);
+          resize_unlocked (s);
         }
     }
   pthread_mutex_unlock (&s->lock);
@@ -353,7 +353,7 @@ udg_scheduler_peer_wait_end (UdgScheduler *s)
   if (g_private_get (&current_scheduler) == s)
     {
       s->blocked--;
-      resize_locked (s);
+      resize_unlocked (s);
     }
   pthread_mutex_unlock (&s->lock);
 }
@@ -383,7 +383,7 @@ udg_scheduler_counts (UdgScheduler *s, guint64 *active, guint64 *running, guint6
 /* With the lock held: ends every wait in udg_client_recv() with
  * UDG_MAILBOX_CLOSED, once per run. */
 static void
-wake_waiters_locked (UdgScheduler *s)
+wake_waiters_unlocked (UdgScheduler *s)
 {
   GHashTableIter iter;
   gpointer value;
@@ -398,7 +398,7 @@ wake_waiters_locked (UdgScheduler *s)
         UdgSchedulerTask *task = l->data;
 
         udg_mailbox_lock (task->mailbox);
-        udg_mailbox_push_locked (task->mailbox, UDG_MAILBOX_CLOSED);
+        udg_mailbox_push_unlocked (task->mailbox, UDG_MAILBOX_CLOSED);
         udg_mailbox_unlock (task->mailbox);
       }
 }
@@ -415,7 +415,7 @@ udg_scheduler_drain (UdgScheduler *s, gint64 deadline)
 
   pthread_mutex_lock (&s->lock);
   g_atomic_int_set (&s->draining, TRUE);
-  wake_waiters_locked (s);
+  wake_waiters_unlocked (s);
   while (g_atomic_int_get (&s->tasks) > 0)
     {
       struct timespec ts;
@@ -446,7 +446,7 @@ udg_scheduler_stop (UdgScheduler *s)
   pthread_mutex_lock (&s->lock);
   s->closing = TRUE;
   pool = g_steal_pointer (&s->pool);
-  wake_waiters_locked (s);
+  wake_waiters_unlocked (s);
   pthread_mutex_unlock (&s->lock);
 
   if (pool != NULL)

@@ -135,7 +135,7 @@ udg_send_budget_reset (UdgSendBudget *budget, gint fd)
  * our socket has unread, @outq, and it is forgotten once that is within its
  * free share. */
 static void
-apply_snapshot_locked (UdgSendBudget *budget, GHashTable *sockets, guint gen, guint64 outq)
+apply_snapshot_unlocked (UdgSendBudget *budget, GHashTable *sockets, guint gen, guint64 outq)
 {
   GHashTableIter iter;
   gpointer key, value;
@@ -178,7 +178,7 @@ static guint64 unread_total (UdgSendBudget *budget);
  * times what the last one took) and none is being taken, with the lock
  * held; the lock is released meanwhile. */
 static void
-refresh_locked (UdgSendBudget *budget, gint64 now, gboolean force)
+refresh_unlocked (UdgSendBudget *budget, gint64 now, gboolean force)
 {
   GHashTable *sockets;
   UdgSockDiagResult taken;
@@ -208,7 +208,7 @@ refresh_locked (UdgSendBudget *budget, gint64 now, gboolean force)
   else if (taken == UDG_SOCK_DIAG_DONE)
     {
       budget->diag = 1;
-      apply_snapshot_locked (budget, sockets, gen, unread_total (budget));
+      apply_snapshot_unlocked (budget, sockets, gen, unread_total (budget));
     }
   g_hash_table_unref (sockets);
 }
@@ -289,7 +289,7 @@ warn_refused (UdgSendBudget *budget, const UdgAddress *peer, const PeerDebt *d, 
 
 /* @peer's entry, made if there is none, with the lock held. */
 static PeerDebt *
-lookup_or_add_locked (UdgSendBudget *budget, const UdgAddress *peer)
+lookup_or_add_unlocked (UdgSendBudget *budget, const UdgAddress *peer)
 {
   PeerDebt *d = g_hash_table_lookup (budget->peers, peer);
 
@@ -306,9 +306,9 @@ lookup_or_add_locked (UdgSendBudget *budget, const UdgAddress *peer)
  * ever met.  A snapshot forgets the peers gone or seen empty; without
  * sock_diag, the ones within their free share are forgotten. */
 static void
-prune_locked (UdgSendBudget *budget)
+prune_unlocked (UdgSendBudget *budget)
 {
-  refresh_locked (budget, g_get_monotonic_time (), TRUE);
+  refresh_unlocked (budget, g_get_monotonic_time (), TRUE);
   if (budget->diag < 0)
     {
       GHashTableIter iter;
@@ -324,7 +324,7 @@ prune_locked (UdgSendBudget *budget)
 
 /* The rules 2 to 4, for a peer past its free share, with the lock held. */
 static UdgBudgetVerdict
-decide_locked (UdgSendBudget *budget, PeerDebt *d, guint64 cost, guint64 outq, gint64 now)
+decide_unlocked (UdgSendBudget *budget, PeerDebt *d, guint64 cost, guint64 outq, gint64 now)
 {
   guint64 b = budget->sndbuf;
 
@@ -344,7 +344,7 @@ decide_locked (UdgSendBudget *budget, PeerDebt *d, guint64 cost, guint64 outq, g
 /* With the lock held: @peer is refused, warned about once in a run of
  * refusals; the lock is released. */
 static UdgBudgetVerdict
-refuse_locked (UdgSendBudget *budget, const UdgAddress *peer, PeerDebt *d, guint64 outq, gint64 now)
+refuse_unlocked (UdgSendBudget *budget, const UdgAddress *peer, PeerDebt *d, guint64 outq, gint64 now)
 {
   if (!d->warned && now - budget->last_warning >= UDG_NOT_READING_WARNING_USEC)
     {
@@ -358,7 +358,7 @@ refuse_locked (UdgSendBudget *budget, const UdgAddress *peer, PeerDebt *d, guint
 
 /* With the lock held: @len bytes charged to @d; the lock is released. */
 static UdgBudgetVerdict
-charge_locked (UdgSendBudget *budget, PeerDebt *d, gsize len)
+charge_unlocked (UdgSendBudget *budget, PeerDebt *d, gsize len)
 {
   if (d->gen != budget->gen)
     {
@@ -381,11 +381,11 @@ udg_send_budget_charge (UdgSendBudget *budget, const UdgAddress *peer, gsize len
   PeerDebt *d;
 
   pthread_mutex_lock (&budget->lock);
-  d = lookup_or_add_locked (budget, peer);
+  d = lookup_or_add_unlocked (budget, peer);
   if (g_hash_table_size (budget->peers) > budget->prune_at)
     {
-      prune_locked (budget);
-      d = lookup_or_add_locked (budget, peer);
+      prune_unlocked (budget);
+      d = lookup_or_add_unlocked (budget, peer);
     }
   if (debt_total (d) + cost > budget->sndbuf / UDG_PEER_FREE_SHARE)
     {
@@ -396,13 +396,13 @@ udg_send_budget_charge (UdgSendBudget *budget, const UdgAddress *peer, gsize len
         {
           gint64 now = g_get_monotonic_time ();
 
-          refresh_locked (budget, now, FALSE);
+          refresh_unlocked (budget, now, FALSE);
           /* The snapshot may have forgotten it (read, or gone): anew. */
-          d = lookup_or_add_locked (budget, peer);
-          switch (decide_locked (budget, d, cost, outq, now))
+          d = lookup_or_add_unlocked (budget, peer);
+          switch (decide_unlocked (budget, d, cost, outq, now))
             {
             case UDG_BUDGET_REFUSE:
-              return refuse_locked (budget, peer, d, outq, now);
+              return refuse_unlocked (budget, peer, d, outq, now);
             case UDG_BUDGET_WATCH:
               watch->ino = d->ino;
               watch->first_len = d->first_len;
@@ -414,7 +414,7 @@ udg_send_budget_charge (UdgSendBudget *budget, const UdgAddress *peer, gsize len
             }
         }
     }
-  return charge_locked (budget, d, len);
+  return charge_unlocked (budget, d, len);
 }
 
 /* Watches @peer (what udg_send_budget_charge() said) until it shows it
@@ -434,11 +434,11 @@ udg_send_budget_watch (UdgSendBudget      *budget,
   PeerDebt *d;
 
   pthread_mutex_lock (&budget->lock);
-  d = lookup_or_add_locked (budget, peer);
+  d = lookup_or_add_unlocked (budget, peer);
   if (watched == WATCH_NOT_READING)
     {
       d->not_reading = TRUE;
-      return refuse_locked (budget, peer, d, unread_total (budget), now);
+      return refuse_unlocked (budget, peer, d, unread_total (budget), now);
     }
   if (watched == WATCH_READING)
     {
@@ -448,7 +448,7 @@ udg_send_budget_watch (UdgSendBudget      *budget,
       d->old_bytes = 0;
       d->new_bytes = 0;
     }
-  return charge_locked (budget, d, len);
+  return charge_unlocked (budget, d, len);
 }
 
 /* Whether a send of @len bytes that failed with EAGAIN met a full send

@@ -179,7 +179,7 @@ G_GNUC_INTERNAL gboolean udg_server_options_validate (const UdgServerOptions *op
 
 /* udg-client.c: the clients of a server. */
 G_GNUC_INTERNAL UdgServer *udg_client_current_server (void);
-G_GNUC_INTERNAL UdgClient *udg_client_get_locked (UdgServer *server, const UdgAddress *peer);
+G_GNUC_INTERNAL UdgClient *udg_client_get_unlocked (UdgServer *server, const UdgAddress *peer);
 G_GNUC_INTERNAL gboolean udg_client_deliver (UdgClient *client, UdgDatagram *dg, gboolean *schedule);
 G_GNUC_INTERNAL void udg_client_schedule (UdgClient *client, uid_t owner);
 G_GNUC_INTERNAL void udg_client_run_invocation (UdgSchedulerTask *task);

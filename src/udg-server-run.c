@@ -20,7 +20,7 @@
 
 /* With the lock held. */
 static void
-set_phase_locked (UdgServer *server, UdgPhase phase)
+set_phase_unlocked (UdgServer *server, UdgPhase phase)
 {
   g_atomic_int_set (&server->phase, (gint) phase);
   pthread_cond_broadcast (&server->cond);
@@ -30,12 +30,12 @@ static void
 set_phase (UdgServer *server, UdgPhase phase)
 {
   pthread_mutex_lock (&server->lock);
-  set_phase_locked (server, phase);
+  set_phase_unlocked (server, phase);
   pthread_mutex_unlock (&server->lock);
 }
 
 static gboolean
-running_locked (UdgServer *server)
+running_unlocked (UdgServer *server)
 {
   return server->phase != UDG_PHASE_IDLE && server->phase != UDG_PHASE_CLOSED;
 }
@@ -152,7 +152,7 @@ finish_run (UdgServer *server)
   server->close_requested = FALSE;
   server->serve_thread = NULL;
   server->generation++;
-  set_phase_locked (server, close ? UDG_PHASE_CLOSED : UDG_PHASE_IDLE);
+  set_phase_unlocked (server, close ? UDG_PHASE_CLOSED : UDG_PHASE_IDLE);
   pthread_mutex_unlock (&server->lock);
   if (close)
     udg_server_close_socket (server);
@@ -202,7 +202,7 @@ setup (UdgServer *server, UdgExitStack *stack, GSource **signals, GError **error
   pthread_mutex_lock (&server->lock);
   ok = !server->stop_requested;
   if (ok)
-    set_phase_locked (server, UDG_PHASE_SERVING);
+    set_phase_unlocked (server, UDG_PHASE_SERVING);
   pthread_mutex_unlock (&server->lock);
   return ok;
 }
@@ -236,7 +236,7 @@ udg_server_serve_forever (UdgServer *server,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   pthread_mutex_lock (&server->lock);
-  if (running_locked (server))
+  if (running_unlocked (server))
     {
       pthread_mutex_unlock (&server->lock);
       g_set_error_literal (error, UDG_ERROR, UDG_ERROR_ALREADY_RUNNING, _("Server is already running"));
@@ -248,7 +248,7 @@ udg_server_serve_forever (UdgServer *server,
       g_set_error_literal (error, UDG_ERROR, UDG_ERROR_SERVER_CLOSED, _("Closed server"));
       return FALSE;
     }
-  set_phase_locked (server, UDG_PHASE_SETUP);
+  set_phase_unlocked (server, UDG_PHASE_SETUP);
   server->stop_requested = FALSE;
   server->close_requested = FALSE;
   server->serve_thread = g_thread_self ();
@@ -276,7 +276,7 @@ udg_server_serve_forever (UdgServer *server,
       /* READY=1 after the socket, the signal handling and the reader. */
       notify_ready (server);
       /* A stop asked at any time since the run began is the idle source
-       * that request_stop_locked() attached: it quits the loop at its
+       * that request_stop_unlocked() attached: it quits the loop at its
        * first iteration if it came before. */
       g_main_loop_run (server->loop);
     }
@@ -376,9 +376,9 @@ on_stop_requested (gpointer data)
  * g_main_loop_quit() before the run would be.  The flag tells the setup
  * not to start serving at all. */
 static gboolean
-request_stop_locked (UdgServer *server)
+request_stop_unlocked (UdgServer *server)
 {
-  if (!running_locked (server))
+  if (!running_unlocked (server))
     return FALSE;
   server->stop_requested = TRUE;
   if (server->stop_source == NULL)
@@ -392,11 +392,11 @@ request_stop_locked (UdgServer *server)
 }
 
 static void
-wait_run_end_locked (UdgServer *server)
+wait_run_end_unlocked (UdgServer *server)
 {
   guint generation = server->generation;
 
-  while (running_locked (server) && server->generation == generation)
+  while (running_unlocked (server) && server->generation == generation)
     pthread_cond_wait (&server->cond, &server->lock);
 }
 
@@ -419,8 +419,8 @@ udg_server_shutdown (UdgServer *server)
   g_return_if_fail (server != NULL);
 
   pthread_mutex_lock (&server->lock);
-  if (request_stop_locked (server))
-    wait_run_end_locked (server);
+  if (request_stop_unlocked (server))
+    wait_run_end_unlocked (server);
   pthread_mutex_unlock (&server->lock);
 }
 
@@ -454,18 +454,18 @@ udg_server_close (UdgServer *server,
                            _("Cannot close server during serve_forever() setup."));
       return FALSE;
     }
-  if (running_locked (server))
+  if (running_unlocked (server))
     {
       /* The run ends CLOSED, and closes the socket. */
       server->close_requested = TRUE;
-      if (!request_stop_locked (server))
+      if (!request_stop_unlocked (server))
         {
           pthread_mutex_unlock (&server->lock);
           return TRUE;
         }
-      wait_run_end_locked (server);
+      wait_run_end_unlocked (server);
     }
-  set_phase_locked (server, UDG_PHASE_CLOSED);
+  set_phase_unlocked (server, UDG_PHASE_CLOSED);
   pthread_mutex_unlock (&server->lock);
   udg_server_close_socket (server);
   return TRUE;

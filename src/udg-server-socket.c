@@ -77,7 +77,7 @@ is_stale_socket (const gchar *path, GError **error)
 
 /* With the lock held. */
 static gboolean
-bind_socket_locked (UdgServer *server, GError **error)
+bind_socket_unlocked (UdgServer *server, GError **error)
 {
   struct sockaddr_un sa;
   socklen_t len;
@@ -190,7 +190,7 @@ bind_socket_locked (UdgServer *server, GError **error)
 /* With the lock held: serves the socket the service manager passed for the
  * server's name or address, if there is one. */
 static gboolean
-adopt_inherited_locked (UdgServer *server)
+adopt_inherited_unlocked (UdgServer *server)
 {
   g_autofree gchar *where = NULL;
   UdgAddress *bound = NULL;
@@ -241,7 +241,7 @@ udg_server_activate (UdgServer *server,
       ok = FALSE;
     }
   else if (server->fd < 0)
-    ok = adopt_inherited_locked (server) || bind_socket_locked (server, error);
+    ok = adopt_inherited_unlocked (server) || bind_socket_unlocked (server, error);
   pthread_mutex_unlock (&server->lock);
   return ok;
 }

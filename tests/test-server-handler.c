@@ -24,7 +24,8 @@ start_default (int variant)
   udg_test_log_clear ();
 }
 
-/* 14: handle_request [RECV|RECVMSG x SEND|SENDMSG] */
+/* serve_forever____handle_request:
+ * Each of [RECV|RECVMSG x SEND|SENDMSG] */
 START_TEST (test_handle_request)
 {
   for (int mode = 0; mode < 4; mode++)
@@ -79,7 +80,8 @@ START_TEST (test_handle_request)
 }
 END_TEST
 
-/* 15: a datagram was sent, then shutdown completes within 1 s. */
+/* serve_forever____handle_request____server_shutdown:
+ * A datagram was sent, then shutdown completes within 1 s. */
 START_TEST (test_handle_request_server_shutdown)
 {
   int c;
@@ -96,7 +98,8 @@ START_TEST (test_handle_request_server_shutdown)
 }
 END_TEST
 
-/* 16: unbound senders under each policy. */
+/* serve_forever____handle_request____from_unbound_socket:
+ * Unbound senders under each policy. */
 START_TEST (test_from_unbound_socket)
 {
   const UdgUnnamedAddressesBehavior policies[] = {
@@ -144,7 +147,8 @@ START_TEST (test_from_unbound_socket)
 }
 END_TEST
 
-/* 17: client attributes. */
+/* serve_forever____client_extra_attributes:
+ * Client attributes. */
 static UdgClient *seen_client;
 static GMutex seen_lock;
 
@@ -294,12 +298,14 @@ START_TEST (test_ancillary_data)
   three[1] = p[1];
   three[2] = p[1];
 
-  /* 23: recv with ancillary data. */
+  /* serve_forever____recv_with_ancillary_data:
+   * Recv with ancillary data. */
   ck_assert (udg_test_send_str (c, f.address, "__recvmsg__"));
   ck_assert (udg_test_send_fds (c, f.address, "fds", three, 3));
   ASSERT_REPLY (c, "Received 3 file descriptors.", 3000);
 
-  /* 24: send with ancillary data. */
+  /* serve_forever____send_with_ancillary_data:
+   * Send with ancillary data. */
   ck_assert (udg_test_send_str (c, f.address, "__sendmsg__"));
   r = udg_test_recv_fds (c, buf, sizeof buf, got, &n, 3000);
   ck_assert_int_eq (r, 3);
@@ -307,7 +313,8 @@ START_TEST (test_ancillary_data)
   for (guint i = 0; i < n; i++)
     close (got[i]);
 
-  /* 25: a ping carrying 3 fds nobody asked for: "pong", and the server
+  /* serve_forever____ancillary_data_unused:
+   * A ping carrying 3 fds nobody asked for: "pong", and the server
    * closes them, so the write end's last copy is ours. */
   close (p[0]);
   three[0] = p[1];
@@ -319,7 +326,8 @@ START_TEST (test_ancillary_data)
 }
 END_TEST
 
-/* 26: a datagram the serializer refuses. */
+/* serve_forever____bad_request:
+ * A datagram the serializer refuses. */
 START_TEST (test_bad_request)
 {
   int c;
@@ -337,7 +345,8 @@ START_TEST (test_bad_request)
 }
 END_TEST
 
-/* 27: a crashing deserializer: the reply carries the error, then one
+/* serve_forever____internal_error:
+ * A crashing deserializer: the reply carries the error, then one
  * CRITICAL record for the error the handler gives back (EasyNetwork writes
  * three: the error between two lines of dashes). */
 START_TEST (test_internal_error)
@@ -373,7 +382,8 @@ START_TEST (test_internal_error)
 }
 END_TEST
 
-/* 28: the ancillary callback fails. */
+/* serve_forever____internal_error____ancillary_data_callback:
+ * The ancillary callback fails. */
 static gboolean
 failing_callback (gconstpointer control, gsize len, gint flags, gpointer data, GError **error)
 {
@@ -443,7 +453,8 @@ START_TEST (test_unexpected_error_during_process)
 }
 END_TEST
 
-/* 30: the serializer fails on send: the handler's own error record. */
+/* serve_forever____unexpected_error_during_response_serialization:
+ * The serializer fails on send: the handler's own error record. */
 START_TEST (test_unexpected_error_during_response_serialization)
 {
   UdgTestServerConfig config = UDG_TEST_SERVER_CONFIG_INIT;
@@ -463,7 +474,8 @@ START_TEST (test_unexpected_error_during_response_serialization)
 }
 END_TEST
 
-/* 32: a closed-client error from the handler: one WARNING. */
+/* serve_forever____use_of_a_closed_client_in_request_handler:
+ * A closed-client error from the handler: one WARNING. */
 START_TEST (test_use_of_a_closed_client)
 {
   int c;
@@ -478,7 +490,8 @@ START_TEST (test_use_of_a_closed_client)
 }
 END_TEST
 
-/* 33: timeouts at recv: 0 and 1 s, after one or two requests. */
+/* serve_forever____throw_cancelled_error:
+ * Timeouts at recv: 0 and 1 s, after one or two requests. */
 static gboolean
 timeout_handle (UdgClient *client, gpointer user_data, GError **error)
 {
@@ -615,7 +628,8 @@ START_TEST (test_invalid_timeout)
 }
 END_TEST
 
-/* 34: a handler sleeping in a cancellable wait: shutdown within 1 s.
+/* serve_forever____request_handler_is_cancelled:
+ * A handler sleeping in a cancellable wait: shutdown within 1 s.
  * Differs: a stop first drains what was read, and a handler that neither
  * returns nor waits in udg_client_recv() holds it until the drain bound
  * (0.3 s here), which then cancels the cancellable. */
@@ -724,7 +738,8 @@ START_TEST (test_request_handler_refuses)
 }
 END_TEST
 
-/* 39: pairs sent while the handler sleeps: replies strictly in order,
+/* serve_forever____too_many_datagrams_while_request_handle_is_performed:
+ * Pairs sent while the handler sleeps: replies strictly in order,
  * across re-created invocations. */
 START_TEST (test_too_many_datagrams_while_handling)
 {

@@ -236,7 +236,7 @@ slow_handle (UdgClient *client, gpointer user_data, GError **error)
 }
 
 /* Eight clients queued behind 4 ms invocations: the pool runs as many
- * threads as there are cores (the scheduler's resize_locked()), so two
+ * threads as there are cores (the scheduler's resize_unlocked()), so two
  * invocations run at once. */
 START_TEST (test_long_handlers_use_the_cores)
 {

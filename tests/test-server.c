@@ -215,7 +215,8 @@ START_TEST (test_server_close_unlink_rule)
   ck_assert_int_eq (mkdir (sub, 0700), 0);
   udg_test_log_clear ();
   {
-    /* 4: already removed: nothing logged. */
+    /* server_close____unix_socket_already_removed:
+     * Already removed: nothing logged. */
     g_autoptr(UdgServer) server = new_server (path, NULL, NULL);
 
     ck_assert (udg_server_activate (server, NULL));
@@ -224,7 +225,8 @@ START_TEST (test_server_close_unlink_rule)
     ck_assert_uint_eq (udg_test_log_count (CRIT | WARN), 0);
   }
   {
-    /* 5: replaced by a regular file: left alone, nothing logged. */
+    /* server_close____unix_socket_removed_then_reused:
+     * Replaced by a regular file: left alone, nothing logged. */
     g_autoptr(UdgServer) server = new_server (path, NULL, NULL);
 
     ck_assert (udg_server_activate (server, NULL));
@@ -236,7 +238,8 @@ START_TEST (test_server_close_unlink_rule)
     unlink (path);
   }
   {
-    /* 6: stat() fails otherwise (a path component is no longer a
+    /* server_close____unix_socket_cannot_be_removed:
+     * stat() fails otherwise (a path component is no longer a
      * directory): exactly one ERROR, and the file is still there. */
     g_autoptr(UdgServer) server = new_server (path, NULL, NULL);
 
@@ -273,7 +276,8 @@ START_TEST (test_serve_forever_already_running)
 }
 END_TEST
 
-/* 9: shutdown during setup: serve_forever returns, never serving. */
+/* serve_forever____shutdown_during_setup:
+ * Shutdown during setup: serve_forever returns, never serving. */
 static gint init_entered;
 static gint init_release;
 

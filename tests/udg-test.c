@@ -294,7 +294,7 @@ udg_test_log_clear (void)
 }
 
 static guint
-count_locked (GLogLevelFlags level, const gchar *prefix)
+count_unlocked (GLogLevelFlags level, const gchar *prefix)
 {
   guint n = 0;
 
@@ -320,7 +320,7 @@ udg_test_log_count_text (GLogLevelFlags level, const gchar *prefix)
   guint n;
 
   pthread_mutex_lock (&log_lock);
-  n = count_locked (level, prefix);
+  n = count_unlocked (level, prefix);
   pthread_mutex_unlock (&log_lock);
   return n;
 }
@@ -332,7 +332,7 @@ udg_test_wait_log (GLogLevelFlags level, const gchar *prefix, guint count, int t
   gboolean ok;
 
   pthread_mutex_lock (&log_lock);
-  while (!(ok = count_locked (level, prefix) >= count))
+  while (!(ok = count_unlocked (level, prefix) >= count))
     {
       gint64 now = g_get_monotonic_time ();
       struct timespec ts;
