@@ -47,6 +47,8 @@ static gchar *opt_server_cmd = NULL;
 static gboolean opt_quick = FALSE;
 static gboolean opt_memory = FALSE;
 static gboolean opt_scale = FALSE;
+static gchar *opt_perf = NULL;
+static guint n_perf_events; /* in opt_perf */
 static gchar *tmpdir;
 
 /* --- servers (child processes) ---------------------------------------------- */
@@ -362,7 +364,41 @@ typedef struct
   guint64 queue_full;  /* sends that found the server's queue full */
   gdouble cpu_us_per_req;
   gint64 refused;      /* replies the server refused as not read; -1: n/a */
+  gdouble perf[8];     /* --perf: each event's count per request */
 } Result;
+
+/* --perf: perf stat on the server for the measured window. */
+static pid_t
+perf_start (pid_t server_pid, const char *out)
+{
+  g_autofree gchar *pid_text = g_strdup_printf ("%d", (int) server_pid);
+  pid_t pid = fork ();
+
+  if (pid == 0)
+    {
+      execlp ("perf", "perf", "stat", "-x", ",", "-o", out, "-e", opt_perf, "-p", pid_text, (char *) NULL);
+      _exit (127);
+    }
+  return pid;
+}
+
+static void
+perf_stop (pid_t pid, const char *out, Result *r)
+{
+  g_autofree gchar *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint n = 0;
+
+  kill (pid, SIGINT);
+  waitpid (pid, NULL, 0);
+  if (!g_file_get_contents (out, &text, NULL, NULL))
+    return;
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL && n < G_N_ELEMENTS (r->perf); i++)
+    if (g_ascii_isdigit (lines[i][0]) || g_str_has_prefix (lines[i], "<not"))
+      r->perf[n++] = r->completed > 0 ? g_ascii_strtod (lines[i], NULL) / r->completed : 0;
+  unlink (out);
+}
 
 static int
 cmp_double (const void *a, const void *b)
@@ -432,6 +468,8 @@ run_load (const char *server_path, pid_t server_pid, guint n_clients, gsize size
   gint64 last_loss_check = start;
   gdouble cpu_from = 0;
   gboolean measuring = FALSE;
+  g_autofree gchar *perf_out = g_strdup_printf ("%s/perf.out", tmpdir);
+  pid_t perf_pid = -1;
   Result r = { 0 };
 
   g_strlcpy (to.sun_path, server_path, sizeof to.sun_path);
@@ -461,6 +499,8 @@ run_load (const char *server_path, pid_t server_pid, guint n_clients, gsize size
           measuring = TRUE;
           cpu_from = cpu_seconds (server_pid);
           queue_full_count = 0;
+          if (opt_perf != NULL)
+            perf_pid = perf_start (server_pid, perf_out);
         }
       if (now >= measure_to)
         break;
@@ -511,6 +551,8 @@ run_load (const char *server_path, pid_t server_pid, guint n_clients, gsize size
               }
         }
     }
+  if (perf_pid > 0)
+    perf_stop (perf_pid, perf_out, &r);
   r.queue_full = queue_full_count;
   queue_full_count = 0;
   r.cpu_us_per_req = r.completed > 0 ? (cpu_seconds (server_pid) - cpu_from) * 1e6 / r.completed : 0;
@@ -558,9 +600,12 @@ print_row (ServerKind kind, guint n, gsize size, const Result *r, const Result *
   else
     printf ("     - |     - |     - |");
   if (r->refused >= 0)
-    printf (" %6" G_GINT64_FORMAT " |\n", r->refused);
+    printf (" %6" G_GINT64_FORMAT " |", r->refused);
   else
-    printf ("      - |\n");
+    printf ("      - |");
+  for (guint i = 0; i < n_perf_events; i++)
+    printf (" %.3f |", r->perf[i]);
+  printf ("\n");
   fflush (stdout);
 }
 
@@ -716,6 +761,7 @@ main (int argc, char **argv)
     { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &opt_seconds, "measured seconds per case (2)", "S" },
     { "clients", 'c', 0, G_OPTION_ARG_STRING, &opt_clients, "client counts (1,16,64,256)", "LIST" },
     { "sizes", 'z', 0, G_OPTION_ARG_STRING, &opt_sizes, "payload sizes (64,1024,8192)", "LIST" },
+    { "perf", 0, 0, G_OPTION_ARG_STRING, &opt_perf, "count these perf events in the server, per request (e.g. raw_syscalls:sys_enter,context-switches)", "EVENTS" },
     { "server-cmd", 0, 0, G_OPTION_ARG_STRING, &opt_server_cmd, "also measure this server; %p is its socket path", "CMD" },
     { "memory", 'm', 0, G_OPTION_ARG_NONE, &opt_memory, "measure memory (idle peers, queued, waiting sessions)", NULL },
     { "scale", 0, 0, G_OPTION_ARG_NONE, &opt_scale, "throughput as clients grow 1 -> 1024", NULL },
@@ -746,8 +792,19 @@ main (int argc, char **argv)
 
   printf ("# udgram-bench: %u cores, %.1f s per case (%.1f s warm-up), %s\n\n", g_get_num_processors (),
           opt_seconds, opt_warmup, opt_quick ? "quick" : "full");
-  printf ("| server                | clients | bytes  | requests/s | p50 us | p99 us | lost | err | full %% | CPU us/req | x raw req/s | x raw CPU | x raw p99 | refused |\n");
-  printf ("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  printf ("| server                | clients | bytes  | requests/s | p50 us | p99 us | lost | err | full %% | CPU us/req | x raw req/s | x raw CPU | x raw p99 | refused |");
+  if (opt_perf != NULL)
+    {
+      g_auto(GStrv) events = g_strsplit (opt_perf, ",", G_N_ELEMENTS (((Result *) NULL)->perf));
+
+      n_perf_events = g_strv_length (events);
+      for (guint i = 0; i < n_perf_events; i++)
+        printf (" %s/req |", events[i]);
+    }
+  printf ("\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (guint i = 0; i < n_perf_events; i++)
+    printf ("---|");
+  printf ("\n");
   for (guint c = 0; c < clients->len; c++)
     for (guint z = 0; z < sizes->len; z++)
       {

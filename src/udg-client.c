@@ -265,11 +265,16 @@ udg_client_unref (UdgClient *client)
   if (g_hash_table_lookup (server->clients, client->peer) == client)
     g_hash_table_remove (server->clients, client->peer);
   pthread_mutex_unlock (&server->clients_lock);
-  /* Nothing is queued for a client nobody holds, but be safe with fds. */
-  udg_mailbox_lock (client->mailbox);
-  take_all_unlocked (client->mailbox, &left);
-  udg_mailbox_unlock (client->mailbox);
-  g_queue_clear_full (&left, (GDestroyNotify) udg_datagram_free);
+  /* Nobody else can reach the mailbox now (the reader makes a new client
+   * once the count is 0), and the count says whether it holds datagrams:
+   * none, on the way of every request, so its lock is not taken. */
+  if (client->queued > 0)
+    {
+      udg_mailbox_lock (client->mailbox);
+      take_all_unlocked (client->mailbox, &left);
+      udg_mailbox_unlock (client->mailbox);
+      g_queue_clear_full (&left, (GDestroyNotify) udg_datagram_free);
+    }
   udg_mailbox_free (client->mailbox);
   udg_address_unref (client->peer);
   g_free (client);
@@ -278,13 +283,13 @@ udg_client_unref (UdgClient *client)
 
 /* --- an invocation ----------------------------------------------------------- */
 
-static GPrivate current_invocation = G_PRIVATE_INIT (NULL);
+static _Thread_local UdgInvocation *current_invocation;
 
 /* The server whose handler runs on this thread, if any. */
 UdgServer *
 udg_client_current_server (void)
 {
-  UdgInvocation *invocation = g_private_get (&current_invocation);
+  UdgInvocation *invocation = current_invocation;
 
   return invocation != NULL ? invocation->client->server : NULL;
 }
@@ -386,8 +391,8 @@ udg_client_run_invocation (UdgSchedulerTask *task)
 
   invocation.client = client;
   context.parent = server->base_context;
-  previous = g_private_get (&current_invocation);
-  g_private_set (&current_invocation, &invocation);
+  previous = current_invocation;
+  current_invocation = &invocation;
   previous_context = udg_context_push (&context);
 
   ok = server->funcs.handle (client, server->user_data, &error);
@@ -397,7 +402,7 @@ udg_client_run_invocation (UdgSchedulerTask *task)
 
   udg_context_pop (previous_context);
   udg_context_clear (&context);
-  g_private_set (&current_invocation, previous);
+  current_invocation = previous;
 
   if (invocation.first != NULL)
     {
@@ -430,7 +435,7 @@ udg_client_run_invocation (UdgSchedulerTask *task)
 static UdgInvocation *
 own_invocation (UdgClient *client)
 {
-  UdgInvocation *invocation = g_private_get (&current_invocation);
+  UdgInvocation *invocation = current_invocation;
 
   return invocation != NULL && invocation->client == client ? invocation : NULL;
 }

@@ -38,7 +38,7 @@ typedef struct
   gpointer value;       /* (owned) (nullable) */
 } Slot;
 
-static GPrivate current_context = G_PRIVATE_INIT (NULL);
+static _Thread_local UdgContext *current_context;
 static void thread_context_free (gpointer data);
 static GPrivate thread_context = G_PRIVATE_INIT (thread_context_free);
 
@@ -88,22 +88,22 @@ thread_context_free (gpointer data)
 UdgContext *
 udg_context_push (UdgContext *context)
 {
-  UdgContext *previous = g_private_get (&current_context);
+  UdgContext *previous = current_context;
 
-  g_private_set (&current_context, context);
+  current_context = context;
   return previous;
 }
 
 void
 udg_context_pop (UdgContext *previous)
 {
-  g_private_set (&current_context, previous);
+  current_context = previous;
 }
 
 static UdgContext *
 get_current (void)
 {
-  UdgContext *context = g_private_get (&current_context);
+  UdgContext *context = current_context;
 
   if (context == NULL)
     {

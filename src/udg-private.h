@@ -17,6 +17,12 @@ G_BEGIN_DECLS
  * (g_async_queue_push_unlocked()); every other takes what it needs.  Each
  * struct says which lock guards which field. */
 
+/* Per-thread state on the way of a request (the current invocation, the
+ * context, the scheduler a pool thread works for) is a _Thread_local
+ * variable: a GPrivate costs a call into GLib and pthread_getspecific(),
+ * about 7 of them a request (docs/design.md, "What one request costs").
+ * GPrivate stays where a value must be freed when its thread exits. */
+
 /* Translations: the library binds its own text domain on first use, so
  * applications need do nothing (GLib's ensure_gettext_initialized()). */
 G_GNUC_INTERNAL const gchar *udg_gettext (const gchar *msgid) G_GNUC_FORMAT (1);

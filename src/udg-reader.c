@@ -246,7 +246,7 @@ help (UdgServer *server)
 
 /* Invocations this pool thread ran while others were queued, since it last
  * read for that reason. */
-static GPrivate ran_while_queued = G_PRIVATE_INIT (NULL);
+static _Thread_local guint ran_while_queued;
 
 /* A pool task after each invocation. */
 static void
@@ -258,14 +258,14 @@ after_invocation (UdgServer *server)
     return;
   if (udg_scheduler_others_queued (&server->scheduler))
     {
-      guint n = GPOINTER_TO_UINT (g_private_get (&ran_while_queued)) + 1;
+      guint n = ran_while_queued + 1;
 
       if (UDG_READ_EVERY > 0 && n >= UDG_READ_EVERY)
         {
           help (server);
           n = 0;
         }
-      g_private_set (&ran_while_queued, GUINT_TO_POINTER (n));
+      ran_while_queued = n;
       return;
     }
   if (help (server))

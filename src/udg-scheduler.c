@@ -50,7 +50,7 @@ typedef struct
 } UidWaiters;
 
 /* The scheduler whose task this thread runs, if any. */
-static GPrivate current_scheduler = G_PRIVATE_INIT (NULL);
+static _Thread_local UdgScheduler *current_scheduler;
 
 static void
 uid_waiters_free (gpointer data)
@@ -87,10 +87,10 @@ run_task (gpointer data, gpointer user_data)
   /* Ordered after the push by the release in udg_scheduler_push(). */
   UDG_TSAN_ACQUIRE (data);
   udg_thread_use_batch_policy ();
-  g_private_set (&current_scheduler, s);
+  current_scheduler = s;
   g_atomic_int_add (&s->queued, -1);
   s->run (data, s->run_data);
-  g_private_set (&current_scheduler, NULL);
+  current_scheduler = NULL;
   /* A task pushed again counted itself first: no false zero.  Both are
    * sequentially consistent, so the drain sees the zero or we see it
    * draining. */
@@ -335,7 +335,7 @@ udg_scheduler_peer_wait_begin (UdgScheduler *s)
   if (granted)
     {
       s->peer_waits++;
-      if (g_private_get (&current_scheduler) == s)
+      if (current_scheduler == s)
         {
           s->blocked++;
           resize_unlocked (s);
@@ -350,7 +350,7 @@ udg_scheduler_peer_wait_end (UdgScheduler *s)
 {
   pthread_mutex_lock (&s->lock);
   s->peer_waits--;
-  if (g_private_get (&current_scheduler) == s)
+  if (current_scheduler == s)
     {
       s->blocked--;
       resize_unlocked (s);

@@ -87,7 +87,7 @@ typedef struct
   gsize control_size;               /* per datagram of a batch */
   /* The socket has one reader at a time, so that a peer's datagrams enter
    * its mailbox in order: the thread, or a pool task
-   * (udg_reader_after_invocation()). */
+   * (udg_reader_run_task()). */
   pthread_mutex_t read_lock;
   gpointer batch;                   /* (nullable): buffers; read_lock */
 } UdgReader;

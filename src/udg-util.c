@@ -176,16 +176,16 @@ udg_eventfd_drain (gint fd)
 }
 
 /* Set once the calling thread's policy was looked at. */
-static GPrivate batch_policy_done = G_PRIVATE_INIT (NULL);
+static _Thread_local gboolean batch_policy_done;
 
 void
 udg_thread_use_batch_policy (void)
 {
   struct sched_param param = { 0 };
 
-  if (!UDG_SCHED_BATCH || g_private_get (&batch_policy_done) != NULL)
+  if (!UDG_SCHED_BATCH || batch_policy_done)
     return;
-  g_private_set (&batch_policy_done, GINT_TO_POINTER (1));
+  batch_policy_done = TRUE;
   /* The kernel's word, not glibc's cached one: GLib gives a new pool thread
    * the settings of the thread that made the pool with sched_setattr(),
    * behind glibc's back.  A real-time or idle policy chosen by the

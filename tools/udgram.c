@@ -341,7 +341,7 @@ complain (UdgClient *client, const gchar *what, const GError *error)
 static gboolean
 serve_handle (UdgClient *client, gpointer user_data, GError **error)
 {
-  g_autoptr(UdgAncillary) ancillary = udg_ancillary_new ();
+  g_autoptr(UdgAncillary) ancillary = NULL;
   UdgRecvParams params = UDG_RECV_PARAMS_INIT;
   g_autoptr(GError) local = NULL;
   gpointer request, reply;
@@ -350,6 +350,7 @@ serve_handle (UdgClient *client, gpointer user_data, GError **error)
   if (GPOINTER_TO_INT (user_data))
     {
       /* --ancillary: take whatever comes, and close it (with ancillary). */
+      ancillary = udg_ancillary_new ();
       params.recv_with_ancillary = udg_ancillary_receive_func;
       params.ancillary_user_data = ancillary;
     }
