@@ -477,3 +477,15 @@ udg_address_hash (gconstpointer address)
   g_return_val_if_fail (address != NULL, 0);
   return ((const UdgAddress *) address)->hash;
 }
+
+/**
+ * udg_address_get_type:
+ *
+ * The #GType of #UdgAddress, a boxed type: bindings and #GValue copy it with
+ * udg_address_ref() and free it with udg_address_unref().
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.1
+ */
+G_DEFINE_BOXED_TYPE (UdgAddress, udg_address, udg_address_ref, udg_address_unref)

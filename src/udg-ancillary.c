@@ -485,7 +485,7 @@ collect_cmsg (int level, int type, const guint8 *data, gsize len, gpointer user_
 /**
  * udg_ancillary_update_from_raw:
  * @ancillary: a #UdgAncillary
- * @control: (array length=control_len) (nullable): control data from
+ * @control: (array length=control_len) (element-type guint8) (nullable): control data from
  *   recvmsg()
  * @control_len: its length
  * @msg_flags: the recvmsg() flags of the datagram, or 0
@@ -526,7 +526,7 @@ udg_ancillary_update_from_raw (UdgAncillary *ancillary,
 
 /**
  * udg_ancillary_receive_func:
- * @control: (array length=control_len) (nullable): control data
+ * @control: (array length=control_len) (element-type guint8) (nullable): control data
  * @control_len: its length
  * @msg_flags: recvmsg() flags
  * @ancillary: (type UdgAncillary): the #UdgAncillary to fill
@@ -595,7 +595,7 @@ close_cmsg_fds (int level, int type, const guint8 *data, gsize len, gpointer use
 
 /**
  * udg_ancillary_close_control_fds:
- * @control: (array length=control_len) (nullable): control data from
+ * @control: (array length=control_len) (element-type guint8) (nullable): control data from
  *   recvmsg()
  * @control_len: its length
  *
@@ -696,3 +696,32 @@ udg_ancillary_strip_credentials (guint8 *control, gsize *control_len)
     }
   *control_len = out;
 }
+
+/**
+ * udg_ancillary_get_type:
+ *
+ * The #GType of #UdgAncillary, a boxed type: bindings and #GValue copy it with
+ * udg_ancillary_ref() and free it with udg_ancillary_unref().
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.1
+ */
+G_DEFINE_BOXED_TYPE (UdgAncillary, udg_ancillary, udg_ancillary_ref, udg_ancillary_unref)
+
+static UdgCredentials *
+credentials_copy (const UdgCredentials *credentials)
+{
+  return g_memdup2 (credentials, sizeof *credentials);
+}
+
+/**
+ * udg_credentials_get_type:
+ *
+ * The #GType of #UdgCredentials, a boxed type copied by value.
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.1
+ */
+G_DEFINE_BOXED_TYPE (UdgCredentials, udg_credentials, credentials_copy, g_free)

@@ -500,6 +500,7 @@ deliver (UdgClient           *client,
          UdgInvocation       *invocation,
          UdgDatagram         *dg,
          const UdgRecvParams *params,
+         gboolean             parse,
          GError             **error)
 {
   UdgServer *server = client->server;
@@ -539,13 +540,46 @@ deliver (UdgClient           *client,
   invocation->has_credentials = dg->has_credentials;
   invocation->credentials = dg->credentials;
   invocation->uid = dg->has_uid ? dg->uid : UDG_UID_UNKNOWN;
-  packet = udg_protocol_build_packet_from_datagram (server->protocol, dg->data, error);
+  packet = parse ? udg_protocol_build_packet_from_datagram (server->protocol, dg->data, error)
+                 : g_bytes_ref (dg->data);
   udg_datagram_free (dg);
   if (packet == NULL)
     UDG_STAT_ADD (server, parse_errors, 1);
   else
     UDG_STAT_ADD (server, handled, 1);
   return packet;
+}
+
+/* udg_client_recv() and udg_client_recv_bytes(): the first datagram of
+ * the invocation, or the next one waited for; parsed by the protocol, or
+ * given as bytes. */
+static gpointer
+receive (UdgClient           *client,
+         UdgInvocation       *invocation,
+         const UdgRecvParams *params,
+         gboolean             parse,
+         GError             **error)
+{
+  UdgDatagram *dg;
+
+  if (invocation->first != NULL)
+    {
+      dg = g_steal_pointer (&invocation->first);
+      if (!udg_validate_timeout (params->timeout, error))
+        {
+          udg_datagram_release_ancillary (dg, client->peer);
+          udg_datagram_free (dg);
+          return NULL;
+        }
+      return deliver (client, invocation, dg, params, parse, error);
+    }
+
+  if (!udg_validate_timeout (params->timeout, error))
+    return NULL;
+  dg = wait_datagram (client, invocation, params->timeout, error);
+  if (dg == NULL)
+    return NULL;
+  return deliver (client, invocation, dg, params, parse, error);
 }
 
 /**
@@ -571,6 +605,25 @@ deliver (UdgClient           *client,
  * datagram is consumed.  The handler may go on calling udg_client_recv()
  * after any error.
  *
+ * The packet is the server's protocol's, and is freed with
+ * udg_client_free_packet(), which calls the serializer's own free function;
+ * a handler that keeps it (or part of it) takes a reference of its own
+ * first.  What the built-in serializers give:
+ *
+ * - udg_json_serializer_new(), udg_msgpack_serializer_new(),
+ *   udg_cbor_serializer_new(): a `JsonNode *` (json-glib's `json_node_unref`);
+ * - udg_line_serializer_new(), udg_ascii_serializer_new(): a `gchar *`
+ *   (g_free());
+ * - udg_variant_serializer_new(): a #GVariant (g_variant_unref());
+ * - udg_bytes_serializer_new(): a #GBytes (g_bytes_unref());
+ * - udg_base64_serializer_new(), udg_compressor_serializer_new(): the
+ *   inner serializer's packet; udg_stapled_serializer_new(): the receiving
+ *   serializer's;
+ * - a protocol with a converter: what the converter makes, freed by its
+ *   `free_packet`.
+ *
+ * Bindings use udg_client_recv_bytes() instead.
+ *
  * Returns: (transfer full) (nullable): the packet, to free with
  *   udg_client_free_packet(), or %NULL with @error set
  *
@@ -583,34 +636,48 @@ udg_client_recv (UdgClient           *client,
 {
   static const UdgRecvParams defaults = UDG_RECV_PARAMS_INIT;
   UdgInvocation *invocation;
-  UdgDatagram *dg;
 
   g_return_val_if_fail (client != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   invocation = own_invocation (client);
   g_return_val_if_fail (invocation != NULL, NULL);
 
-  if (params == NULL)
-    params = &defaults;
+  return receive (client, invocation, params != NULL ? params : &defaults, TRUE, error);
+}
 
-  if (invocation->first != NULL)
-    {
-      dg = g_steal_pointer (&invocation->first);
-      if (!udg_validate_timeout (params->timeout, error))
-        {
-          udg_datagram_release_ancillary (dg, client->peer);
-          udg_datagram_free (dg);
-          return NULL;
-        }
-      return deliver (client, invocation, dg, params, error);
-    }
+/**
+ * udg_client_recv_bytes:
+ * @client: the #UdgClient given to the handler
+ * @timeout: seconds to wait, as #UdgRecvParams.timeout;
+ *   %UDG_TIMEOUT_INFINITE to wait for ever
+ * @error: return location for a #GError
+ *
+ * Receives the client's next datagram as udg_client_recv() does, but
+ * gives its bytes as they came: the server's protocol is not used.  This
+ * is the call for bindings (Python, JavaScript through GObject
+ * introspection), which parse in their own language.  Errors are those of
+ * udg_client_recv(), but for the protocol's.
+ *
+ * Returns: (transfer full) (nullable): the datagram, or %NULL with @error
+ *   set
+ *
+ * Since: 0.1
+ */
+GBytes *
+udg_client_recv_bytes (UdgClient *client,
+                       gdouble    timeout,
+                       GError   **error)
+{
+  UdgRecvParams params = UDG_RECV_PARAMS_INIT;
+  UdgInvocation *invocation;
 
-  if (!udg_validate_timeout (params->timeout, error))
-    return NULL;
-  dg = wait_datagram (client, invocation, params->timeout, error);
-  if (dg == NULL)
-    return NULL;
-  return deliver (client, invocation, dg, params, error);
+  g_return_val_if_fail (client != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  invocation = own_invocation (client);
+  g_return_val_if_fail (invocation != NULL, NULL);
+
+  params.timeout = timeout;
+  return receive (client, invocation, &params, FALSE, error);
 }
 
 /**
@@ -685,6 +752,24 @@ udg_client_get_credentials (UdgClient      *client,
   return TRUE;
 }
 
+/* Whether a reply may go to the client at all. */
+static gboolean
+can_send (UdgClient *client, GError **error)
+{
+  if (udg_client_is_closing (client))
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_CLOSED, _("Closed client"));
+      return FALSE;
+    }
+  if (udg_address_is_unnamed (client->peer))
+    {
+      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                           _("Cannot send a datagram to an unnamed address."));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * udg_client_send_packet_with_ancillary:
  * @client: a #UdgClient
@@ -729,23 +814,43 @@ udg_client_send_packet_with_ancillary (UdgClient    *client,
   g_return_val_if_fail (packet != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (udg_client_is_closing (client))
-    {
-      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_CLOSED, _("Closed client"));
-      return FALSE;
-    }
-  if (udg_address_is_unnamed (client->peer))
-    {
-      g_set_error_literal (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
-                           _("Cannot send a datagram to an unnamed address."));
-      return FALSE;
-    }
+  if (!can_send (client, error))
+    return FALSE;
   datagram = udg_protocol_make_datagram (client->server->protocol, packet, error);
   if (datagram == NULL)
     return FALSE;
   if (ancillary != NULL)
     control = udg_ancillary_to_control (ancillary, &control_len);
   return udg_sender_send (&client->server->sender, client->peer, datagram, control, control_len,
+                          client->server->cancellable, error);
+}
+
+/**
+ * udg_client_send_bytes:
+ * @client: a #UdgClient
+ * @datagram: the datagram's bytes
+ * @error: return location for a #GError
+ *
+ * Sends @datagram to the client as it is, without the server's protocol:
+ * udg_client_recv_bytes()'s counterpart, for bindings.  Errors are those
+ * of udg_client_send_packet_with_ancillary(), but for the protocol's.
+ *
+ * Returns: %TRUE when sent
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_client_send_bytes (UdgClient *client,
+                       GBytes    *datagram,
+                       GError   **error)
+{
+  g_return_val_if_fail (client != NULL, FALSE);
+  g_return_val_if_fail (datagram != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!can_send (client, error))
+    return FALSE;
+  return udg_sender_send (&client->server->sender, client->peer, datagram, NULL, 0,
                           client->server->cancellable, error);
 }
 
@@ -867,3 +972,15 @@ udg_client_get_cancellable (UdgClient *client)
   g_return_val_if_fail (client != NULL, NULL);
   return client->server->cancellable;
 }
+
+/**
+ * udg_client_get_type:
+ *
+ * The #GType of #UdgClient, a boxed type: bindings and #GValue copy it with
+ * udg_client_ref() and free it with udg_client_unref().
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.1
+ */
+G_DEFINE_BOXED_TYPE (UdgClient, udg_client, udg_client_ref, udg_client_unref)

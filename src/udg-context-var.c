@@ -269,3 +269,15 @@ udg_context_var_is_set (UdgContextVar *var)
   g_return_val_if_fail (var != NULL, FALSE);
   return lookup (var) != NULL;
 }
+
+/**
+ * udg_context_var_get_type:
+ *
+ * The #GType of #UdgContextVar, a boxed type: bindings and #GValue copy it with
+ * udg_context_var_ref() and free it with udg_context_var_unref().
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.1
+ */
+G_DEFINE_BOXED_TYPE (UdgContextVar, udg_context_var, udg_context_var_ref, udg_context_var_unref)

@@ -72,7 +72,14 @@ endpoint_alloc (UdgProtocol *protocol, gint fd)
   UdgEndpoint *endpoint = g_new0 (UdgEndpoint, 1);
 
   g_atomic_ref_count_init (&endpoint->ref_count);
-  endpoint->protocol = udg_protocol_ref (protocol);
+  if (protocol != NULL)
+    endpoint->protocol = udg_protocol_ref (protocol);
+  else
+    {
+      g_autoptr(UdgSerializer) bytes = udg_bytes_serializer_new ();
+
+      endpoint->protocol = udg_protocol_new (bytes);
+    }
   endpoint->fd = fd;
   endpoint->wake_fd = -1;
   pthread_mutex_init (&endpoint->send_lock, NULL);
@@ -149,7 +156,8 @@ endpoint_free (UdgEndpoint *endpoint)
  * @local: (nullable): where to bind the endpoint: a path or an abstract
  *   name; %NULL or the unnamed address to let the kernel autobind an
  *   abstract name
- * @protocol: the protocol; a reference is taken
+ * @protocol: (nullable): the protocol, a reference is taken; %NULL for
+ *   the datagrams as they are (packets are #GBytes)
  * @error: return location for a #GError
  *
  * Creates a socket, binds it and connects it to @server.
@@ -167,12 +175,11 @@ udg_endpoint_new_for_address (UdgAddress  *server,
                               GError     **error)
 {
   UdgEndpoint *endpoint;
-  struct sockaddr_un sa;
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
   socklen_t len;
   gint fd;
 
   g_return_val_if_fail (server != NULL, NULL);
-  g_return_val_if_fail (protocol != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   udg_glib_warm_up ();
@@ -225,7 +232,8 @@ udg_endpoint_new_for_address (UdgAddress  *server,
  * @server_path: the server: a path, or `@name` for an abstract name
  * @local_path: (nullable): where to bind the endpoint (a path or `@name`);
  *   %NULL or "" to autobind an abstract name
- * @protocol: the protocol; a reference is taken
+ * @protocol: (nullable): the protocol, a reference is taken; %NULL for
+ *   the datagrams as they are (packets are #GBytes)
  * @error: return location for a #GError
  *
  * Creates an endpoint connected to a server; see
@@ -264,8 +272,10 @@ udg_endpoint_new (const gchar *server_path,
 
 /**
  * udg_endpoint_new_from_fd:
- * @fd: (transfer full): a connected, named AF_UNIX datagram socket
- * @protocol: the protocol; a reference is taken
+ * @fd: a connected, named AF_UNIX datagram socket, owned by the endpoint
+ *   from now on
+ * @protocol: (nullable): the protocol, a reference is taken; %NULL for
+ *   the datagrams as they are (packets are #GBytes)
  * @error: return location for a #GError
  *
  * Adopts an existing socket, which the endpoint then owns (it is closed on
@@ -288,7 +298,6 @@ udg_endpoint_new_from_fd (gint         fd,
   socklen_t len = sizeof domain;
 
   g_return_val_if_fail (fd >= 0, NULL);
-  g_return_val_if_fail (protocol != NULL, NULL);
 
   udg_glib_warm_up ();
   if (getsockopt (fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX ||
@@ -620,40 +629,15 @@ reconnect (UdgEndpoint *endpoint, GError **error)
   return FALSE;
 }
 
-/**
- * udg_endpoint_send_packet_with_ancillary:
- * @endpoint: a #UdgEndpoint
- * @packet: the packet
- * @ancillary: (nullable): descriptors and credentials to send with it
- * @timeout: seconds to wait for the send lock and for room in the server's
- *   queue; 0 to try once, %UDG_TIMEOUT_INFINITE to wait for ever
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Serializes @packet and sends it to the server with sendmsg().
- *
- * The endpoint survives a restart of the server: when the server's socket
- * was closed and its address bound again by a new one, the send connects
- * to the new socket and goes.  While nobody is bound there, the send fails
- * (%G_IO_ERROR_CONNECTION_REFUSED or %G_IO_ERROR_NOT_FOUND) and the next
- * one tries again.  A reply lost with the old socket is the caller's
- * timeout, as for any datagram.
- *
- * Returns: %TRUE when sent; %FALSE with %UDG_ERROR_CLOSED,
- *   %UDG_ERROR_TIMED_OUT, %UDG_ERROR_INVALID_ARGUMENT (a negative or NaN
- *   @timeout), %UDG_ERROR_FAILED (the protocol could not
- *   serialize it), %G_IO_ERROR_CONNECTION_REFUSED or %G_IO_ERROR_NOT_FOUND
- *   (no server at its address now), or another system error
- *
- * Since: 0.1
- */
-gboolean
-udg_endpoint_send_packet_with_ancillary (UdgEndpoint  *endpoint,
-                                         gconstpointer packet,
-                                         UdgAncillary *ancillary,
-                                         gdouble       timeout,
-                                         GCancellable *cancellable,
-                                         GError      **error)
+/* Sends @raw as it is, or else @packet serialized by the protocol. */
+static gboolean
+send_datagram (UdgEndpoint  *endpoint,
+               gconstpointer packet,
+               GBytes       *raw,
+               UdgAncillary *ancillary,
+               gdouble       timeout,
+               GCancellable *cancellable,
+               GError      **error)
 {
   g_autoptr(GBytes) datagram = NULL;
   g_autofree guint8 *control = NULL;
@@ -663,15 +647,11 @@ udg_endpoint_send_packet_with_ancillary (UdgEndpoint  *endpoint,
   gsize len, control_len = 0;
   gboolean ok = FALSE;
 
-  g_return_val_if_fail (endpoint != NULL, FALSE);
-  g_return_val_if_fail (packet != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
   if (!udg_validate_timeout (timeout, error))
     return FALSE;
   if (!enter (endpoint, &endpoint->send_lock, deadline, error))
     return FALSE;
-  datagram = udg_protocol_make_datagram (endpoint->protocol, packet, error);
+  datagram = raw != NULL ? g_bytes_ref (raw) : udg_protocol_make_datagram (endpoint->protocol, packet, error);
   if (datagram == NULL)
     goto out;
   if (ancillary != NULL)
@@ -728,6 +708,77 @@ out:
 }
 
 /**
+ * udg_endpoint_send_packet_with_ancillary:
+ * @endpoint: a #UdgEndpoint
+ * @packet: the packet
+ * @ancillary: (nullable): descriptors and credentials to send with it
+ * @timeout: seconds to wait for the send lock and for room in the server's
+ *   queue; 0 to try once, %UDG_TIMEOUT_INFINITE to wait for ever
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Serializes @packet and sends it to the server with sendmsg().
+ *
+ * The endpoint survives a restart of the server: when the server's socket
+ * was closed and its address bound again by a new one, the send connects
+ * to the new socket and goes.  While nobody is bound there, the send fails
+ * (%G_IO_ERROR_CONNECTION_REFUSED or %G_IO_ERROR_NOT_FOUND) and the next
+ * one tries again.  A reply lost with the old socket is the caller's
+ * timeout, as for any datagram.
+ *
+ * Returns: %TRUE when sent; %FALSE with %UDG_ERROR_CLOSED,
+ *   %UDG_ERROR_TIMED_OUT, %UDG_ERROR_INVALID_ARGUMENT (a negative or NaN
+ *   @timeout), %UDG_ERROR_FAILED (the protocol could not
+ *   serialize it), %G_IO_ERROR_CONNECTION_REFUSED or %G_IO_ERROR_NOT_FOUND
+ *   (no server at its address now), or another system error
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_endpoint_send_packet_with_ancillary (UdgEndpoint  *endpoint,
+                                         gconstpointer packet,
+                                         UdgAncillary *ancillary,
+                                         gdouble       timeout,
+                                         GCancellable *cancellable,
+                                         GError      **error)
+{
+  g_return_val_if_fail (endpoint != NULL, FALSE);
+  g_return_val_if_fail (packet != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return send_datagram (endpoint, packet, NULL, ancillary, timeout, cancellable, error);
+}
+
+/**
+ * udg_endpoint_send_bytes:
+ * @endpoint: a #UdgEndpoint
+ * @datagram: the datagram's bytes
+ * @timeout: as for udg_endpoint_send_packet_with_ancillary()
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Sends @datagram to the server as it is, without the endpoint's
+ * protocol: the call for bindings, which serialize in their own language.
+ * Errors are those of udg_endpoint_send_packet_with_ancillary(), but for
+ * the protocol's.
+ *
+ * Returns: %TRUE when sent
+ *
+ * Since: 0.1
+ */
+gboolean
+udg_endpoint_send_bytes (UdgEndpoint  *endpoint,
+                         GBytes       *datagram,
+                         gdouble       timeout,
+                         GCancellable *cancellable,
+                         GError      **error)
+{
+  g_return_val_if_fail (endpoint != NULL, FALSE);
+  g_return_val_if_fail (datagram != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return send_datagram (endpoint, NULL, datagram, NULL, timeout, cancellable, error);
+}
+
+/**
  * udg_endpoint_send_packet:
  * @endpoint: a #UdgEndpoint
  * @packet: the packet
@@ -748,42 +799,22 @@ udg_endpoint_send_packet (UdgEndpoint  *endpoint,
                           GCancellable *cancellable,
                           GError      **error)
 {
-  return udg_endpoint_send_packet_with_ancillary (endpoint, packet, NULL, timeout, cancellable, error);
+  g_return_val_if_fail (endpoint != NULL, FALSE);
+  g_return_val_if_fail (packet != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return send_datagram (endpoint, packet, NULL, NULL, timeout, cancellable, error);
 }
 
-/**
- * udg_endpoint_recv_packet_with_ancillary:
- * @endpoint: a #UdgEndpoint
- * @func: (nullable) (scope call): receives the datagram's control data
- *   (and owns its descriptors) before the datagram is parsed; %NULL to
- *   receive none (the kernel then discards any descriptor sent)
- * @user_data: (closure func): data for @func
- * @bufsize: the control buffer's size; 0 for CMSG_SPACE(8192); meaningful
- *   only with @func
- * @timeout: seconds to wait for the receive lock and a datagram; 0 to take
- *   only what is there, %UDG_TIMEOUT_INFINITE to wait for ever
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Receives the next datagram from the server and parses it.  Datagrams of
- * up to 64 KiB are received; a longer one is %UDG_ERROR_TRUNCATED.  A
- * malformed one is %UDG_ERROR_PARSE; the callback failing is
- * %UDG_ERROR_FAILED.  In those cases the datagram is consumed.  A negative
- * or NaN @timeout is %UDG_ERROR_INVALID_ARGUMENT.
- *
- * Returns: (transfer full) (nullable): the packet, to free with
- *   udg_endpoint_free_packet(), or %NULL with @error set
- *
- * Since: 0.1
- */
-gpointer
-udg_endpoint_recv_packet_with_ancillary (UdgEndpoint          *endpoint,
-                                         UdgRecvAncillaryFunc  func,
-                                         gpointer              user_data,
-                                         gsize                 bufsize,
-                                         gdouble               timeout,
-                                         GCancellable         *cancellable,
-                                         GError              **error)
+/* Receives the next datagram: parsed by the protocol, or its bytes. */
+static gpointer
+recv_datagram (UdgEndpoint          *endpoint,
+               UdgRecvAncillaryFunc  func,
+               gpointer              user_data,
+               gsize                 bufsize,
+               gdouble               timeout,
+               GCancellable         *cancellable,
+               gboolean              parse,
+               GError              **error)
 {
   g_autofree guint8 *buffer = NULL;
   g_autofree guint8 *control = NULL;
@@ -794,9 +825,6 @@ udg_endpoint_recv_packet_with_ancillary (UdgEndpoint          *endpoint,
   gint64 deadline = deadline_of (timeout);
   gpointer packet = NULL;
   gssize n;
-
-  g_return_val_if_fail (endpoint != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!udg_validate_timeout (timeout, error))
     return NULL;
@@ -852,10 +880,77 @@ udg_endpoint_recv_packet_with_ancillary (UdgEndpoint          *endpoint,
       goto out;
     }
   datagram = g_bytes_new (buffer, n);
-  packet = udg_protocol_build_packet_from_datagram (endpoint->protocol, datagram, error);
+  packet = parse ? udg_protocol_build_packet_from_datagram (endpoint->protocol, datagram, error)
+                 : g_steal_pointer (&datagram);
 out:
   leave (endpoint, &endpoint->recv_lock);
   return packet;
+}
+
+/**
+ * udg_endpoint_recv_packet_with_ancillary:
+ * @endpoint: a #UdgEndpoint
+ * @func: (nullable) (scope call): receives the datagram's control data
+ *   (and owns its descriptors) before the datagram is parsed; %NULL to
+ *   receive none (the kernel then discards any descriptor sent)
+ * @user_data: (closure func): data for @func
+ * @bufsize: the control buffer's size; 0 for CMSG_SPACE(8192); meaningful
+ *   only with @func
+ * @timeout: seconds to wait for the receive lock and a datagram; 0 to take
+ *   only what is there, %UDG_TIMEOUT_INFINITE to wait for ever
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Receives the next datagram from the server and parses it.  Datagrams of
+ * up to 64 KiB are received; a longer one is %UDG_ERROR_TRUNCATED.  A
+ * malformed one is %UDG_ERROR_PARSE; the callback failing is
+ * %UDG_ERROR_FAILED.  In those cases the datagram is consumed.  A negative
+ * or NaN @timeout is %UDG_ERROR_INVALID_ARGUMENT.
+ *
+ * Returns: (transfer full) (nullable): the packet, to free with
+ *   udg_endpoint_free_packet(), or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+gpointer
+udg_endpoint_recv_packet_with_ancillary (UdgEndpoint          *endpoint,
+                                         UdgRecvAncillaryFunc  func,
+                                         gpointer              user_data,
+                                         gsize                 bufsize,
+                                         gdouble               timeout,
+                                         GCancellable         *cancellable,
+                                         GError              **error)
+{
+  g_return_val_if_fail (endpoint != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return recv_datagram (endpoint, func, user_data, bufsize, timeout, cancellable, TRUE, error);
+}
+
+/**
+ * udg_endpoint_recv_bytes:
+ * @endpoint: a #UdgEndpoint
+ * @timeout: as for udg_endpoint_recv_packet_with_ancillary()
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Receives the next datagram from the server as it came, without the
+ * endpoint's protocol: the call for bindings.  Errors are those of
+ * udg_endpoint_recv_packet_with_ancillary(), but for the protocol's.
+ *
+ * Returns: (transfer full) (nullable): the datagram, or %NULL with @error
+ *   set
+ *
+ * Since: 0.1
+ */
+GBytes *
+udg_endpoint_recv_bytes (UdgEndpoint  *endpoint,
+                         gdouble       timeout,
+                         GCancellable *cancellable,
+                         GError      **error)
+{
+  g_return_val_if_fail (endpoint != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return recv_datagram (endpoint, NULL, NULL, 0, timeout, cancellable, FALSE, error);
 }
 
 /**
@@ -877,5 +972,19 @@ udg_endpoint_recv_packet (UdgEndpoint  *endpoint,
                           GCancellable *cancellable,
                           GError      **error)
 {
-  return udg_endpoint_recv_packet_with_ancillary (endpoint, NULL, NULL, 0, timeout, cancellable, error);
+  g_return_val_if_fail (endpoint != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return recv_datagram (endpoint, NULL, NULL, 0, timeout, cancellable, TRUE, error);
 }
+
+/**
+ * udg_endpoint_get_type:
+ *
+ * The #GType of #UdgEndpoint, a boxed type: bindings and #GValue copy it with
+ * udg_endpoint_ref() and free it with udg_endpoint_unref().
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.1
+ */
+G_DEFINE_BOXED_TYPE (UdgEndpoint, udg_endpoint, udg_endpoint_ref, udg_endpoint_unref)

@@ -32,7 +32,10 @@ struct _UdgExitStack
 };
 
 /**
- * udg_exit_stack_new:
+ * udg_exit_stack_new: (skip)
+ *
+ * A stack of cleanups of one's own; the server gives `service_init` its
+ * own.  Not for bindings: it is neither copied nor shared.
  *
  * Returns: (transfer full): a new, empty #UdgExitStack
  *

@@ -259,3 +259,15 @@ udg_protocol_free_packet (UdgProtocol *protocol,
   else
     udg_serializer_free_packet (protocol->serializer, packet);
 }
+
+/**
+ * udg_protocol_get_type:
+ *
+ * The #GType of #UdgProtocol, a boxed type: bindings and #GValue copy it with
+ * udg_protocol_ref() and free it with udg_protocol_unref().
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.1
+ */
+G_DEFINE_BOXED_TYPE (UdgProtocol, udg_protocol, udg_protocol_ref, udg_protocol_unref)

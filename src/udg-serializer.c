@@ -263,3 +263,15 @@ udg_ascii_serializer_new (void)
 
   return udg_serializer_new (&funcs, NULL, NULL);
 }
+
+/**
+ * udg_serializer_get_type:
+ *
+ * The #GType of #UdgSerializer, a boxed type: bindings and #GValue copy it with
+ * udg_serializer_ref() and free it with udg_serializer_unref().
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.1
+ */
+G_DEFINE_BOXED_TYPE (UdgSerializer, udg_serializer, udg_serializer_ref, udg_serializer_unref)

@@ -588,3 +588,15 @@ udg_server_options_validate (const UdgServerOptions *o, GError **error)
     }
   return TRUE;
 }
+
+/**
+ * udg_server_options_get_type:
+ *
+ * The #GType of #UdgServerOptions, a boxed type: bindings and #GValue copy it with
+ * udg_server_options_copy() and free it with udg_server_options_free().
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.1
+ */
+G_DEFINE_BOXED_TYPE (UdgServerOptions, udg_server_options, udg_server_options_copy, udg_server_options_free)

@@ -171,10 +171,94 @@ udg_server_new (const gchar            *path,
   return udg_server_new_for_address (address, protocol, handler, user_data, destroy, options, error);
 }
 
+/* udg_server_new_with_func(): the function, its data, and how to free it. */
+typedef struct
+{
+  UdgHandleFunc func;
+  gpointer user_data;
+  GDestroyNotify destroy;
+} FuncHandler;
+
+static gboolean
+func_handle (UdgClient *client, gpointer data, GError **error)
+{
+  FuncHandler *handler = data;
+
+  return handler->func (client, handler->user_data, error);
+}
+
+static void
+func_handler_free (gpointer data)
+{
+  FuncHandler *handler = data;
+
+  if (handler->destroy != NULL)
+    handler->destroy (handler->user_data);
+  g_free (handler);
+}
+
+/**
+ * udg_server_new_with_func:
+ * @path: where to bind, as for udg_server_new()
+ * @protocol: (nullable): the protocol, a reference is taken; %NULL for
+ *   the datagrams as they are (packets are #GBytes)
+ * @handle: (scope notified) (closure user_data) (destroy destroy): the
+ *   request handler: #UdgHandlerFuncs.handle alone, called on the server's
+ *   pool threads, one invocation per client at a time
+ * @user_data: data for @handle
+ * @destroy: (nullable): frees @user_data with the server
+ * @options: (nullable): options, or %NULL for the defaults; copied
+ * @error: return location for a #GError
+ *
+ * Creates a server whose handler is one function: the constructor for
+ * bindings (a Python function, through GObject introspection), which pair
+ * it with udg_client_recv_bytes() and udg_client_send_bytes().  Unlike
+ * udg_server_new(), @destroy is called at once when the server cannot be
+ * made.
+ *
+ * Returns: (transfer full) (nullable): a new #UdgServer, or %NULL with
+ *   %UDG_ERROR_INVALID_ARGUMENT
+ *
+ * Since: 0.1
+ */
+UdgServer *
+udg_server_new_with_func (const gchar            *path,
+                          UdgProtocol            *protocol,
+                          UdgHandleFunc           handle,
+                          gpointer                user_data,
+                          GDestroyNotify          destroy,
+                          const UdgServerOptions *options,
+                          GError                **error)
+{
+  static const UdgHandlerFuncs funcs = { .handle = func_handle };
+  g_autoptr(UdgProtocol) bytes = NULL;
+  FuncHandler *handler;
+  UdgServer *server;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (handle != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (protocol == NULL)
+    {
+      g_autoptr(UdgSerializer) serializer = udg_bytes_serializer_new ();
+
+      protocol = bytes = udg_protocol_new (serializer);
+    }
+  handler = g_new0 (FuncHandler, 1);
+  handler->func = handle;
+  handler->user_data = user_data;
+  handler->destroy = destroy;
+  server = udg_server_new (path, protocol, &funcs, handler, func_handler_free, options, error);
+  if (server == NULL)
+    func_handler_free (handler);
+  return server;
+}
+
 /**
  * udg_server_new_from_fd:
- * @fd: (transfer full): a bound AF_UNIX datagram socket, such as one
- *   inherited from systemd (see udg_listen_fds())
+ * @fd: a bound AF_UNIX datagram socket, owned by the server from now
+ *   on, such as one inherited from systemd (see udg_listen_fds())
  * @protocol: the protocol; a reference is taken
  * @handler: the request handler; copied
  * @user_data: (closure): passed to the handler's functions
@@ -211,6 +295,12 @@ udg_server_new_from_fd (gint                    fd,
 
   g_return_val_if_fail (fd >= 0, NULL);
 
+  if (fcntl (fd, F_GETFD) < 0 && errno == EBADF)
+    {
+      g_set_error (error, UDG_ERROR, UDG_ERROR_INVALID_ARGUMENT,
+                   _("Descriptor %d is not open (closed already, or never opened)"), fd);
+      return NULL;
+    }
   if (getsockopt (fd, SOL_SOCKET, SO_DOMAIN, &domain, &optlen) < 0 || domain != AF_UNIX ||
       (optlen = sizeof type, getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &optlen) < 0) || type != SOCK_DGRAM ||
       getsockname (fd, (struct sockaddr *) &sa, &len) < 0 ||
@@ -426,3 +516,32 @@ udg_server_get_stats (UdgServer      *server,
                         &stats->blocked_in_recv);
   udg_clients_count (server, &stats->queued_datagrams);
 }
+
+/**
+ * udg_server_get_type:
+ *
+ * The #GType of #UdgServer, a boxed type: bindings and #GValue copy it with
+ * udg_server_ref() and free it with udg_server_unref().
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.1
+ */
+G_DEFINE_BOXED_TYPE (UdgServer, udg_server, udg_server_ref, udg_server_unref)
+
+static UdgServerStats *
+stats_copy (const UdgServerStats *stats)
+{
+  return g_memdup2 (stats, sizeof *stats);
+}
+
+/**
+ * udg_server_stats_get_type:
+ *
+ * The #GType of #UdgServerStats, a boxed type copied by value.
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.1
+ */
+G_DEFINE_BOXED_TYPE (UdgServerStats, udg_server_stats, stats_copy, g_free)

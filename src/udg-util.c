@@ -104,7 +104,14 @@ udg_set_error_from_errno (GError     **error,
       code = g_io_error_from_errno (errsv);
       break;
     }
-  g_set_error (error, domain, code, "%s: %s", what, g_strerror (errsv));
+  if (errsv == EACCES || errsv == EPERM)
+    /* The path is in @what; say what decides. */
+    g_set_error (error, domain, code, "%s: %s (%s)", what, g_strerror (errsv),
+                 _("binding needs write and search permission on the socket's directory, sending "
+                   "needs write permission on the socket file and search permission on every "
+                   "directory above it: check their modes and owners with ls -ld"));
+  else
+    g_set_error (error, domain, code, "%s: %s", what, g_strerror (errsv));
 }
 
 gboolean

@@ -44,7 +44,7 @@ ran=0
 for f in "$tmp"/block*.c; do
   [ -e "$f" ] || continue
   prog=${f%.c}
-  ${CC:-cc} ${SANITIZER_CFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include" $(pkg-config --cflags glib-2.0 gio-2.0 json-glib-1.0) \
+  ${CC:-cc} ${SANITIZER_CFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include" -I"$builddir/include" $(pkg-config --cflags glib-2.0 gio-2.0 json-glib-1.0) \
     -o "$prog" "$f" -L"$builddir/src/.libs" -Wl,-rpath,"$builddir/src/.libs" -ludgram-1 \
     $(pkg-config --libs glib-2.0 gio-2.0 json-glib-1.0) ${SANITIZER_CFLAGS:-} \
     || { echo "FAIL: $f does not compile:"; cat "$f"; exit 1; }

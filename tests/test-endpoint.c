@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static gchar *dir;
 static gchar *peer_path;
@@ -500,6 +501,45 @@ START_TEST (test_server_restarted)
 }
 END_TEST
 
+/* "Permission denied" says what decides it: a socket file nobody may
+ * write, reached by a user that is not its owner (root drops to nobody in a
+ * child: root is never refused). */
+START_TEST (test_permission_denied_says_what_to_check)
+{
+  static const UdgHandlerFuncs funcs = { .handle = echo };
+  g_autofree gchar *spath = g_build_filename (dir, "closed.sock", NULL);
+  g_autoptr(UdgServer) server = udg_server_new (spath, ascii, &funcs, NULL, NULL, NULL, NULL);
+  int status = -1;
+  pid_t pid;
+
+  ck_assert (udg_server_activate (server, NULL));
+  ck_assert_int_eq (chmod (spath, 0), 0);
+  pid = fork ();
+  ck_assert_int_ge (pid, 0);
+  if (pid == 0)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(UdgEndpoint) e = NULL;
+
+      if (geteuid () == 0 && (setgid (65534) < 0 || setuid (65534) < 0))
+        _exit (3);
+      e = udg_endpoint_new (spath, NULL, ascii, &error);
+      if (e != NULL)
+        _exit (1);
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED) ||
+          strstr (error->message, spath) == NULL || strstr (error->message, "ls -ld") == NULL)
+        {
+          g_printerr ("%s\n", error->message);
+          _exit (2);
+        }
+      _exit (0);
+    }
+  ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+  ck_assert_msg (WIFEXITED (status) && WEXITSTATUS (status) == 0, "child status %d", status);
+  udg_server_close (server, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -526,6 +566,7 @@ main (void)
   tcase_add_test (tc, test_lock_acquisition_timeout);
   tcase_add_test (tc, test_cancellable);
   tcase_add_test (tc, test_against_server);
+  tcase_add_test (tc, test_permission_denied_says_what_to_check);
   tcase_add_loop_test (tc, test_server_restarted, 0, 2);
   suite_add_tcase (s, tc);
   return udg_test_run (s);

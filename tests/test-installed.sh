@@ -44,12 +44,23 @@ if grep -q '^S\["ENABLE_GTK_DOC_TRUE"\]=""' "$builddir/config.status"; then
     anchor=$(echo "$sym" | tr _ -)
     grep -q "name=\"$anchor\"" "$html"/*.html || { echo "FAIL: the installed reference does not document $sym"; exit 1; }
   done
+  grep -q "udgram/udgram.h" "$html/udgram-1-UdgClient.html" \
+    || { echo "FAIL: the reference does not say which header to include"; exit 1; }
   echo "ok: the API reference is installed ($(ls "$html"/*.html | wc -l) pages) and documents udg_endpoint_new, udg_context_var_new, udg_exit_stack_push"
 else
   echo "SKIP: configured without gtk-doc: no API reference to check"
 fi
-docdir="$root$datadir/doc/udgram"
-for f in README echo-server.c endpoint-client.c context-vars.c example-run.h; do
-  [ -f "$docdir/examples/$f" ] || { echo "FAIL: examples/$f is not installed in $docdir/examples"; exit 1; }
+docdir=$(sed -n 's/^docdir = //p' "$builddir/Makefile" | sed "s|\${datarootdir}|$datarootdir|;s|\${PACKAGE_TARNAME}|udgram|;s|\${prefix}|$prefix|")
+[ -n "$docdir" ] || docdir="$datadir/doc/udgram"
+for f in examples/README examples/echo-server.c examples/endpoint-client.c examples/context-vars.c \
+         examples/example-run.h tutorial.md design.md; do
+  [ -f "$root$docdir/$f" ] || { echo "FAIL: $f is not installed in $docdir"; exit 1; }
 done
-echo "ok: the examples are installed in $datadir/doc/udgram/examples"
+echo "ok: the examples, the tutorial and the design document are installed in $docdir"
+[ -f "$root$datadir/udgram-1/valgrind/udgram.supp" ] || { echo "FAIL: no valgrind suppression file installed"; exit 1; }
+echo "ok: the valgrind suppressions are installed in $datadir/udgram-1/valgrind"
+if test -f "$builddir/Udgram-1.0.typelib"; then
+  [ -f "$root$datadir/gir-1.0/Udgram-1.0.gir" ] && [ -f "$root$libdir/girepository-1.0/Udgram-1.0.typelib" ] \
+    || { echo "FAIL: the .gir or the typelib is not installed where gi looks"; exit 1; }
+  echo "ok: Udgram-1.0.gir and its typelib are installed"
+fi

@@ -195,7 +195,10 @@ settle() {
   done
 }
 trim; rss_before=$(rss)
-for round in 1 2; do
+# A third round only when the second grew: a leak grows at every round,
+# what a thread first used in round 2 (its stack, when the load of the
+# machine made the pool grow further) does not come back in round 3.
+hostile_round() {
   timeout 60 python3 "$srcdir/tests/hostile-sender.py" "$tmp/hostile.sock" "${HOSTILE_SECONDS:-5}" 65536 \
     >"$tmp/hostile.report.$round" || { cat "$tmp/hostile.report.$round"; tail -5 "$tmp/hostile.err"; fail "the server stopped answering"; }
   i=0
@@ -204,20 +207,28 @@ for round in 1 2; do
   done
   settle
   trim; eval "rss_after_$round=\$(rss)"
-done
+}
+round=1; hostile_round; round=2; hostile_round
+rss_third=
+grown=$((rss_after_2 - rss_after_1))
+if [ "${SANITIZER:-no}" = no ] && [ $grown -ge 512 ]; then
+  round=3; hostile_round
+  grown=$((rss_after_3 - rss_after_2))
+  rss_third=", $rss_after_3 KiB after a third round"
+fi
 # What the first round adds once and for all: the dispatcher's receive
 # buffers (16 x max_datagram_size, touched by the largest datagrams), the
-# stacks of the pool threads, the one malloc arena's top.  A second round
+# stacks of the pool threads, the one malloc arena's top.  A later round
 # must add nothing more.  Under a sanitizer the allocator is the sanitizer's (ASan
 # keeps freed memory in quarantine): the RSS is reported, and LeakSanitizer
 # judges the leaks.
 if [ "${SANITIZER:-no}" = no ]; then
   [ $((rss_after_1 - rss_before)) -lt 4096 ] || fail "RSS ${rss_before} -> ${rss_after_1} KiB after the hostile input"
-  [ $((rss_after_2 - rss_after_1)) -lt 512 ] || fail "RSS grew from ${rss_after_1} to ${rss_after_2} KiB in a second round"
+  [ $grown -lt 512 ] || fail "RSS grew by $grown KiB in a later round (${rss_after_1} KiB after round 1, ${rss_after_2} after round 2$rss_third)"
 fi
 kill -TERM $c3; wait_exit $c3 5; [ "$status" = 0 ] || fail "conformance-server did not stop cleanly after the hostile input"
 echo "ok: $(cat "$tmp/hostile.report.1"), then $(cat "$tmp/hostile.report.2" | sed 's/^hostile-sender: //');" \
-  "fds $fds_before -> $fds_before; RSS ${rss_before} KiB -> ${rss_after_1} KiB after round 1, ${rss_after_2} KiB after round 2"
+  "fds $fds_before -> $fds_before; RSS ${rss_before} KiB -> ${rss_after_1} KiB after round 1, ${rss_after_2} KiB after round 2$rss_third"
 
 # --- peers that do not read their replies -------------------------------------------
 # A connected peer that never reads must not silence the server (Linux charges

@@ -31,6 +31,10 @@ typedef enum
 
 typedef struct _UdgAddress UdgAddress;
 
+#define UDG_TYPE_ADDRESS (udg_address_get_type ())
+UDG_AVAILABLE_IN_0_1
+GType udg_address_get_type (void) G_GNUC_CONST;
+
 UDG_AVAILABLE_IN_0_1
 UdgAddress     *udg_address_new_from_string   (const gchar              *str,
                                                GError                  **error);

@@ -31,6 +31,10 @@ struct _UdgCredentials
   gid_t gid;
 };
 
+#define UDG_TYPE_CREDENTIALS (udg_credentials_get_type ())
+UDG_AVAILABLE_IN_0_1
+GType udg_credentials_get_type (void) G_GNUC_CONST;
+
 /**
  * UdgAncillaryMessageType:
  * @UDG_ANCILLARY_RIGHTS: SCM_RIGHTS: file descriptors.
@@ -65,6 +69,10 @@ struct _UdgAncillaryMessage
 };
 
 typedef struct _UdgAncillary UdgAncillary;
+
+#define UDG_TYPE_ANCILLARY (udg_ancillary_get_type ())
+UDG_AVAILABLE_IN_0_1
+GType udg_ancillary_get_type (void) G_GNUC_CONST;
 
 /**
  * UdgAncillaryIter:

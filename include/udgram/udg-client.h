@@ -18,6 +18,13 @@ G_BEGIN_DECLS
 typedef struct _UdgClient UdgClient;
 typedef struct _UdgServer UdgServer;
 
+#define UDG_TYPE_CLIENT (udg_client_get_type ())
+#define UDG_TYPE_SERVER (udg_server_get_type ())
+UDG_AVAILABLE_IN_0_1
+GType udg_server_get_type (void) G_GNUC_CONST;
+UDG_AVAILABLE_IN_0_1
+GType udg_client_get_type (void) G_GNUC_CONST;
+
 /**
  * UdgRecvAncillaryFunc:
  * @control: (array length=control_len): the raw control data returned by
@@ -110,6 +117,14 @@ UDG_AVAILABLE_IN_0_1
 gboolean      udg_client_send_packet_with_ancillary (UdgClient           *client,
                                                      gconstpointer        packet,
                                                      UdgAncillary        *ancillary,
+                                                     GError             **error);
+UDG_AVAILABLE_IN_0_1
+GBytes       *udg_client_recv_bytes                 (UdgClient           *client,
+                                                     gdouble              timeout,
+                                                     GError             **error);
+UDG_AVAILABLE_IN_0_1
+gboolean      udg_client_send_bytes                 (UdgClient           *client,
+                                                     GBytes              *datagram,
                                                      GError             **error);
 UDG_AVAILABLE_IN_0_1
 void          udg_client_free_packet                (UdgClient           *client,

@@ -13,6 +13,10 @@ G_BEGIN_DECLS
 
 typedef struct _UdgContextVar UdgContextVar;
 
+#define UDG_TYPE_CONTEXT_VAR (udg_context_var_get_type ())
+UDG_AVAILABLE_IN_0_1
+GType udg_context_var_get_type (void) G_GNUC_CONST;
+
 UDG_AVAILABLE_IN_0_1
 UdgContextVar *udg_context_var_new      (const gchar    *name,
                                          GDestroyNotify  value_destroy);

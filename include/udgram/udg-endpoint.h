@@ -18,6 +18,10 @@ G_BEGIN_DECLS
 
 typedef struct _UdgEndpoint UdgEndpoint;
 
+#define UDG_TYPE_ENDPOINT (udg_endpoint_get_type ())
+UDG_AVAILABLE_IN_0_1
+GType udg_endpoint_get_type (void) G_GNUC_CONST;
+
 UDG_AVAILABLE_IN_0_1
 UdgEndpoint *udg_endpoint_new                (const gchar          *server_path,
                                               const gchar          *local_path,
@@ -60,6 +64,17 @@ gpointer     udg_endpoint_recv_packet_with_ancillary (UdgEndpoint  *endpoint,
                                               UdgRecvAncillaryFunc  func,
                                               gpointer              user_data,
                                               gsize                 bufsize,
+                                              gdouble               timeout,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+UDG_AVAILABLE_IN_0_1
+gboolean     udg_endpoint_send_bytes         (UdgEndpoint          *endpoint,
+                                              GBytes               *datagram,
+                                              gdouble               timeout,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+UDG_AVAILABLE_IN_0_1
+GBytes      *udg_endpoint_recv_bytes         (UdgEndpoint          *endpoint,
                                               gdouble               timeout,
                                               GCancellable         *cancellable,
                                               GError              **error);

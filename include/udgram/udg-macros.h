@@ -8,6 +8,7 @@
 #endif
 
 #include <glib.h>
+#include <glib-object.h>
 
 /* Every public declaration carries UDG_AVAILABLE_IN_*: the library is built
  * with -fvisibility=hidden, so only what is marked here is exported. */

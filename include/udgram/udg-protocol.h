@@ -42,6 +42,10 @@ struct _UdgConverterFuncs
 
 typedef struct _UdgProtocol UdgProtocol;
 
+#define UDG_TYPE_PROTOCOL (udg_protocol_get_type ())
+UDG_AVAILABLE_IN_0_1
+GType udg_protocol_get_type (void) G_GNUC_CONST;
+
 UDG_AVAILABLE_IN_0_1
 UdgProtocol *udg_protocol_new                        (UdgSerializer           *serializer);
 UDG_AVAILABLE_IN_0_1

@@ -42,6 +42,10 @@ struct _UdgSerializerFuncs
 
 typedef struct _UdgSerializer UdgSerializer;
 
+#define UDG_TYPE_SERIALIZER (udg_serializer_get_type ())
+UDG_AVAILABLE_IN_0_1
+GType udg_serializer_get_type (void) G_GNUC_CONST;
+
 UDG_AVAILABLE_IN_0_1
 UdgSerializer *udg_serializer_new         (const UdgSerializerFuncs *funcs,
                                            gpointer                  user_data,

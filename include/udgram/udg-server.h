@@ -118,6 +118,21 @@ struct _UdgHandlerFuncs
  * Counters of a server, from udg_server_get_stats(): every datagram read is
  * handled, refused, or counted in one of the dropped counters.
  */
+/**
+ * UdgHandleFunc:
+ * @client: the client whose datagram came
+ * @user_data: the data given with the function
+ * @error: return location for a #GError
+ *
+ * A request handler as one function, for udg_server_new_with_func(): what
+ * #UdgHandlerFuncs.handle does.
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+typedef gboolean (*UdgHandleFunc) (UdgClient *client,
+                                   gpointer   user_data,
+                                   GError   **error);
+
 typedef struct _UdgServerStats UdgServerStats;
 
 struct _UdgServerStats
@@ -144,7 +159,15 @@ struct _UdgServerStats
   guint64 padding[5];
 };
 
+#define UDG_TYPE_SERVER_STATS (udg_server_stats_get_type ())
+UDG_AVAILABLE_IN_0_1
+GType udg_server_stats_get_type (void) G_GNUC_CONST;
+
 typedef struct _UdgServerOptions UdgServerOptions;
+
+#define UDG_TYPE_SERVER_OPTIONS (udg_server_options_get_type ())
+UDG_AVAILABLE_IN_0_1
+GType udg_server_options_get_type (void) G_GNUC_CONST;
 
 UDG_AVAILABLE_IN_0_1
 UdgServerOptions *udg_server_options_new                   (void);
@@ -220,6 +243,14 @@ UDG_AVAILABLE_IN_0_1
 UdgServer    *udg_server_new_for_address      (UdgAddress             *address,
                                                UdgProtocol            *protocol,
                                                const UdgHandlerFuncs  *handler,
+                                               gpointer                user_data,
+                                               GDestroyNotify          destroy,
+                                               const UdgServerOptions *options,
+                                               GError                **error);
+UDG_AVAILABLE_IN_0_1
+UdgServer    *udg_server_new_with_func        (const gchar            *path,
+                                               UdgProtocol            *protocol,
+                                               UdgHandleFunc           handle,
                                                gpointer                user_data,
                                                GDestroyNotify          destroy,
                                                const UdgServerOptions *options,

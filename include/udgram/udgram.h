@@ -17,5 +17,6 @@
 #include <udgram/udg-client.h>
 #include <udgram/udg-server.h>
 #include <udgram/udg-endpoint.h>
+#include <udgram/udg-enum-types.h>
 
 #undef __UDGRAM_INSIDE__
