@@ -24,7 +24,7 @@ if command -v aclocal >/dev/null 2>&1 && ! test -f "$(aclocal --print-ac-dir)/pk
   missing="$missing pkg-config"
 fi
 if test -n "$missing"; then
-  missing=$(echo "$missing" | tr ' ' '\n' | sort -u | tr '\n' ' ')
+  missing=$(echo $missing | tr ' ' '\n' | sort -u | xargs)
   echo "autogen.sh: cannot regenerate the build system: missing tools." >&2
   echo "  On Debian or Ubuntu: apt-get install $missing" >&2
   echo "  (scripts/bootstrap installs every build dependency.)" >&2
