@@ -293,6 +293,9 @@ udg_address_unref (UdgAddress *address)
  * udg_address_get_kind:
  * @address: a #UdgAddress
  *
+ * Gets which of the three AF_UNIX kinds @address is: a pathname, an abstract
+ * name, or unnamed.
+ *
  * Returns: the kind of @address
  *
  * Since: 0.1
@@ -308,6 +311,10 @@ udg_address_get_kind (const UdgAddress *address)
  * udg_address_is_unnamed:
  * @address: a #UdgAddress
  *
+ * Tells whether @address is the unnamed address: the sender of a datagram
+ * from a socket that was never bound (logger(1), systemd-notify(1), socat
+ * without bind=). A server cannot reply to it.
+ *
  * Returns: whether @address is the unnamed address
  *
  * Since: 0.1
@@ -322,6 +329,8 @@ udg_address_is_unnamed (const UdgAddress *address)
 /**
  * udg_address_get_path:
  * @address: a #UdgAddress
+ *
+ * Gets the file system path of a pathname address.
  *
  * Returns: (nullable) (transfer none): the path of a pathname address, or
  *   %NULL for the other kinds
@@ -339,6 +348,9 @@ udg_address_get_path (const UdgAddress *address)
  * udg_address_get_abstract_name:
  * @address: a #UdgAddress
  * @len: (out) (optional): the length of the name
+ *
+ * Gets the name of an abstract address (Linux's abstract namespace): bytes
+ * that may hold NUL, so use @len rather than strlen().
  *
  * Returns: (nullable) (transfer none) (array length=len): the abstract name
  *   without its leading NUL, or %NULL when @address is not abstract

@@ -71,6 +71,8 @@ udg_ancillary_new (void)
  * udg_ancillary_ref:
  * @ancillary: a #UdgAncillary
  *
+ * Takes a reference on @ancillary.
+ *
  * Returns: (transfer full): @ancillary
  *
  * Since: 0.1
@@ -188,6 +190,10 @@ udg_ancillary_add_credentials (UdgAncillary *ancillary,
  * @ancillary: a #UdgAncillary
  * @n_fds: (out) (optional): the number of descriptors
  *
+ * Gets the file descriptors of every SCM_RIGHTS message in @ancillary.
+ * Those received with a datagram stay @ancillary's, which closes them when
+ * it is cleared or freed; udg_ancillary_steal_fds() takes them.
+ *
  * Returns: (transfer none) (array length=n_fds) (nullable): the descriptors
  *   of every SCM_RIGHTS message, in order; valid until @ancillary changes
  *
@@ -239,6 +245,9 @@ udg_ancillary_steal_fds (UdgAncillary *ancillary,
  * @ancillary: a #UdgAncillary
  * @n_credentials: (out) (optional): how many
  *
+ * Gets the sender credentials (pid, uid, gid) of every SCM_CREDENTIALS
+ * message in @ancillary, as the kernel checked them.
+ *
  * Returns: (transfer none) (array length=n_credentials) (nullable): the
  *   credentials of every SCM_CREDENTIALS message, in order
  *
@@ -276,6 +285,8 @@ udg_ancillary_is_truncated (UdgAncillary *ancillary)
 /**
  * udg_ancillary_is_empty:
  * @ancillary: a #UdgAncillary
+ *
+ * Tells whether @ancillary holds no control message at all.
  *
  * Returns: %TRUE when @ancillary holds no message
  *
@@ -315,6 +326,10 @@ udg_ancillary_iter_init (UdgAncillaryIter *iter,
  * udg_ancillary_iter_next:
  * @iter: an iterator
  * @message: (out caller-allocates): the next message
+ *
+ * Moves @iter to the next control message of the #UdgAncillary given to
+ * udg_ancillary_iter_init(), and describes it in @message (borrowed from the
+ * ancillary data, not to be freed).
  *
  * Returns: %FALSE when there is no more message
  *

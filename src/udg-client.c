@@ -922,6 +922,9 @@ udg_client_get_local_name (UdgClient *client)
  * udg_client_get_server:
  * @client: a #UdgClient
  *
+ * Gets the server that created @client (a handler may call this to reach
+ * server-wide state).
+ *
  * Returns: (transfer none): the server the client talks to
  *
  * Since: 0.1
@@ -936,6 +939,8 @@ udg_client_get_server (UdgClient *client)
 /**
  * udg_client_is_closing:
  * @client: a #UdgClient
+ *
+ * Tells whether a reply to @client can still be sent.
  *
  * Returns: %TRUE when the service is not available: no run of the server
  *   is under way, or the run's stop is past handling what was read (see

@@ -147,6 +147,8 @@ udg_context_var_new (const gchar   *name,
  * udg_context_var_ref:
  * @var: a #UdgContextVar
  *
+ * Takes a reference on @var.
+ *
  * Returns: (transfer full): @var
  *
  * Since: 0.1
@@ -180,6 +182,9 @@ udg_context_var_unref (UdgContextVar *var)
 /**
  * udg_context_var_get_name:
  * @var: a #UdgContextVar
+ *
+ * Gets the name of @var, as given to udg_context_var_new(), for logs and
+ * debugging.
  *
  * Returns: (transfer none): the name given at creation
  *
@@ -257,6 +262,9 @@ udg_context_var_get (UdgContextVar *var)
 /**
  * udg_context_var_is_set:
  * @var: a #UdgContextVar
+ *
+ * Tells whether @var was set in the current context: udg_context_var_get()
+ * returns %NULL both when it was not and when it was set to %NULL.
  *
  * Returns: whether @var has a value (maybe %NULL) in the current context or
  *   the ones it was copied from

@@ -321,6 +321,8 @@ udg_endpoint_new_from_fd (gint         fd,
  * udg_endpoint_ref:
  * @endpoint: a #UdgEndpoint
  *
+ * Takes a reference on @endpoint.
+ *
  * Returns: (transfer full): @endpoint
  *
  * Since: 0.1
@@ -398,6 +400,8 @@ udg_endpoint_close (UdgEndpoint *endpoint)
  * udg_endpoint_is_closed:
  * @endpoint: a #UdgEndpoint
  *
+ * Tells whether @endpoint was closed.
+ *
  * Returns: whether udg_endpoint_close() was called
  *
  * Since: 0.1
@@ -412,6 +416,9 @@ udg_endpoint_is_closed (UdgEndpoint *endpoint)
 /**
  * udg_endpoint_get_fd:
  * @endpoint: a #UdgEndpoint
+ *
+ * Gets the endpoint's socket, to read or set socket options on it. Do not
+ * read from it, send on it or close it: the endpoint owns it.
  *
  * Returns: the socket, for getsockopt() and setsockopt() only; -1 once
  *   closed
@@ -434,6 +441,10 @@ udg_endpoint_get_fd (UdgEndpoint *endpoint)
  * udg_endpoint_get_local_name:
  * @endpoint: a #UdgEndpoint
  *
+ * Gets the address the endpoint's socket is bound to (an autobound abstract
+ * name unless the endpoint was given one), which the server sees as the
+ * client's address.
+ *
  * Returns: (transfer none): the endpoint's own address
  *
  * Since: 0.1
@@ -449,6 +460,8 @@ udg_endpoint_get_local_name (UdgEndpoint *endpoint)
  * udg_endpoint_get_peer_name:
  * @endpoint: a #UdgEndpoint
  *
+ * Gets the address of the server the endpoint talks to.
+ *
  * Returns: (transfer none): the server's address
  *
  * Since: 0.1
@@ -463,6 +476,8 @@ udg_endpoint_get_peer_name (UdgEndpoint *endpoint)
 /**
  * udg_endpoint_get_protocol:
  * @endpoint: a #UdgEndpoint
+ *
+ * Gets the protocol the endpoint sends and receives packets with.
  *
  * Returns: (transfer none): the endpoint's protocol
  *

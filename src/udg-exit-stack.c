@@ -121,6 +121,8 @@ udg_exit_stack_push_source (UdgExitStack *stack,
  * udg_exit_stack_get_size:
  * @stack: a #UdgExitStack
  *
+ * Gets the number of callbacks registered on @stack that have not run yet.
+ *
  * Returns: how many callbacks wait to run
  *
  * Since: 0.1

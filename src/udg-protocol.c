@@ -36,6 +36,9 @@ struct _UdgProtocol
  * udg_protocol_new:
  * @serializer: the serializer; a reference is taken
  *
+ * Makes a protocol whose packets are the serializer's own packets
+ * (EasyNetwork's DatagramProtocol without a converter).
+ *
  * Returns: (transfer full): a new #UdgProtocol
  *
  * Since: 0.1
@@ -58,6 +61,11 @@ udg_protocol_new (UdgSerializer *serializer)
  * @converter: the converter functions, all required; copied
  * @user_data: (closure): data for them
  * @destroy: (nullable): frees @user_data with the protocol
+ *
+ * Makes a protocol that converts between the serializer's packets and the
+ * application's own: a received packet goes through @converter's decode
+ * function, a sent one through its encode function first (EasyNetwork's
+ * DatagramProtocol with a converter).
  *
  * Returns: (transfer full): a new #UdgProtocol whose packets are the
  *   converter's application packets
@@ -86,6 +94,8 @@ udg_protocol_new_with_converter (UdgSerializer           *serializer,
 /**
  * udg_protocol_ref:
  * @protocol: a #UdgProtocol
+ *
+ * Takes a reference on @protocol.
  *
  * Returns: (transfer full): @protocol
  *
@@ -122,6 +132,8 @@ udg_protocol_unref (UdgProtocol *protocol)
 /**
  * udg_protocol_get_serializer:
  * @protocol: a #UdgProtocol
+ *
+ * Gets the serializer @protocol was made with.
  *
  * Returns: (transfer none): the serializer
  *

@@ -429,6 +429,9 @@ compressor_free_packet (gpointer packet, gpointer user_data)
  * udg_compressor_is_supported:
  * @format: a compression format
  *
+ * Tells whether udg_compressor_serializer_new() can compress with @format
+ * in this build.
+ *
  * Returns: whether this build of udgram has @format (zlib and gzip always;
  *   bzip2, Zstandard and LZ4 when their libraries were found by configure)
  *

@@ -70,6 +70,8 @@ udg_serializer_new (const UdgSerializerFuncs *funcs,
  * udg_serializer_ref:
  * @serializer: a #UdgSerializer
  *
+ * Takes a reference on @serializer.
+ *
  * Returns: (transfer full): @serializer
  *
  * Since: 0.1
@@ -107,6 +109,8 @@ udg_serializer_unref (UdgSerializer *serializer)
  * @packet: the packet
  * @error: return location for a #GError
  *
+ * Turns @packet into the bytes of one datagram.
+ *
  * Returns: (transfer full) (nullable): the datagram, or %NULL on failure
  *
  * Since: 0.1
@@ -126,6 +130,10 @@ udg_serializer_serialize (UdgSerializer *serializer,
  * @serializer: a #UdgSerializer
  * @datagram: the bytes of one datagram
  * @error: return location for a #GError
+ *
+ * Turns the bytes of one datagram into a packet, or fails with a
+ * %UDG_ERROR_PARSE error (EasyNetwork's DeserializeError) that names
+ * what was wrong.
  *
  * Returns: (transfer full) (nullable): a new packet, to free with
  *   udg_serializer_free_packet(), or %NULL on failure

@@ -62,6 +62,8 @@ udg_server_options_new (void)
  * udg_server_options_copy:
  * @options: options
  *
+ * Copies @options, to keep them or change a copy.
+ *
  * Returns: (transfer full): a copy of @options
  *
  * Since: 0.1
@@ -113,6 +115,9 @@ udg_server_options_set_mode (UdgServerOptions *options,
  * udg_server_options_set_unnamed_addresses_behavior:
  * @options: options
  * @behavior: what to do with datagrams from unbound senders
+ *
+ * Sets what the server does with datagrams from unnamed senders, which it
+ * cannot answer; the default is %UDG_UNNAMED_ADDRESSES_IGNORE.
  *
  * Since: 0.1
  */
@@ -245,6 +250,8 @@ udg_server_options_set_mailbox_limit (UdgServerOptions *options,
  * @options: options
  * @handle: whether udg_server_serve_forever(), when called in the main
  *   thread, turns SIGINT and SIGTERM into a graceful shutdown (default on)
+ *
+ * Sets whether the server stops gracefully on SIGINT and SIGTERM.
  *
  * Since: 0.1
  */

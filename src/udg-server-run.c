@@ -475,6 +475,9 @@ udg_server_close (UdgServer *server,
  * udg_server_is_serving:
  * @server: a #UdgServer
  *
+ * Tells whether a run of udg_server_serve_forever() is under way and reading
+ * datagrams.
+ *
  * Returns: whether udg_server_serve_forever() is serving datagrams now
  *
  * Since: 0.1

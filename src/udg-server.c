@@ -325,6 +325,8 @@ udg_server_new_from_fd (gint                    fd,
  * udg_server_ref:
  * @server: a #UdgServer
  *
+ * Takes a reference on @server.
+ *
  * Returns: (transfer full): @server
  *
  * Since: 0.1
@@ -391,6 +393,10 @@ finalize (UdgServer *server)
  * udg_server_is_listening:
  * @server: a #UdgServer
  *
+ * Tells whether the server has a socket to serve: bound by
+ * udg_server_activate() (or passed by the service manager) and not yet
+ * closed.
+ *
  * Returns: whether the socket is bound and not closed
  *
  * Since: 0.1
@@ -410,6 +416,8 @@ udg_server_is_listening (UdgServer *server)
 /**
  * udg_server_get_addresses:
  * @server: a #UdgServer
+ *
+ * Gets the addresses the server's socket is bound to.
  *
  * Returns: (transfer full) (element-type UdgAddress): the bound addresses:
  *   one while listening, none before udg_server_activate() or after
@@ -479,6 +487,8 @@ udg_server_get_main_context (UdgServer *server)
 /**
  * udg_server_get_protocol:
  * @server: a #UdgServer
+ *
+ * Gets the protocol the server reads requests and sends replies with.
  *
  * Returns: (transfer none): the server's protocol
  *

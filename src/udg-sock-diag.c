@@ -123,7 +123,7 @@ add_named (GHashTable *sockets, const UdgSockDiagEntry *entry, const guint8 *nam
     g_hash_table_insert (sockets, key, g_memdup2 (entry, sizeof *entry));
 }
 
-/**
+/*
  * udg_sock_diag_parse:
  * @buf: bytes the kernel sent, any bytes
  * @len: their length
@@ -243,7 +243,7 @@ ask (const struct unix_diag_req *req, guint16 flags, GHashTable *sockets, UdgSoc
   return result == UDG_SOCK_DIAG_MORE ? UDG_SOCK_DIAG_BROKEN : result;
 }
 
-/**
+/*
  * udg_sock_diag_dump:
  * @sockets: (element-type UdgAddress UdgSockDiagEntry): filled with every
  *   named AF_UNIX datagram socket of the network namespace
@@ -263,7 +263,7 @@ udg_sock_diag_dump (GHashTable *sockets)
   return ask (&req, NLM_F_REQUEST | NLM_F_DUMP, sockets, NULL);
 }
 
-/**
+/*
  * udg_sock_diag_query:
  * @ino: the socket's inode (from a dump)
  * @entry: (out): what the kernel says of it

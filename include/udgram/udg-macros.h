@@ -24,6 +24,40 @@
 #define UDG_AVAILABLE_IN_ALL _UDG_EXPORT
 #define UDG_AVAILABLE_IN_0_1 _UDG_EXPORT
 
+/**
+ * SECTION:udg-macros
+ * @title: Version information
+ * @short_description: the version of udgram a program was built against
+ *
+ * The version of the headers a program was compiled with, for code that
+ * must build against more than one release; pkg-config gives the same at
+ * build time (`pkg-config --modversion udgram-1`).  The series' API
+ * version, the 1 of `udgram-1`, changes only with an incompatible release.
+ */
+
+/**
+ * UDG_MAJOR_VERSION:
+ *
+ * The major version of the headers (the 0 of 0.1.0).
+ *
+ * Since: 0.1
+ */
 #define UDG_MAJOR_VERSION 0
+/**
+ * UDG_MINOR_VERSION:
+ *
+ * The minor version of the headers (the 1 of 0.1.0): it grows with each
+ * release that adds API.
+ *
+ * Since: 0.1
+ */
 #define UDG_MINOR_VERSION 1
+/**
+ * UDG_MICRO_VERSION:
+ *
+ * The micro version of the headers (the last 0 of 0.1.0): it grows with
+ * each release that only fixes.
+ *
+ * Since: 0.1
+ */
 #define UDG_MICRO_VERSION 0
